@@ -1,0 +1,254 @@
+//! The control messages. Everything here is already negotiated: the engine trusts the shape
+//! but still checks values it uses (payload types, extension IDs) before acting on them.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// A request from signaling to one shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Create a publisher (WHIP) or viewer (WHEP) session on this shard.
+    CreateSession(SessionRequest),
+    /// End a session and free everything it holds.
+    DeleteSession { session: String },
+    /// Trickled remote candidates (ICE-lite learns addresses from checks; these are logged).
+    AddCandidates {
+        session: String,
+        candidates: Vec<String>,
+    },
+}
+
+/// A shard's reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    Session(SessionAnswer),
+    Ok,
+    Error { kind: ErrorKind, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No such session on this shard.
+    NotFound,
+    /// The request cannot be served as described (bad payload type, duplicate session...).
+    BadRequest,
+    /// Something already uses the name (a second publisher for a live stream).
+    Conflict,
+    /// The shard is shutting down or full.
+    Unavailable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Publish,
+    Play,
+}
+
+/// The negotiated session, as signaling derived it from the offer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRequest {
+    /// Chosen by signaling; a viewer's shard is `shard_for(session)`.
+    pub session: String,
+    pub role: Role,
+    pub stream: String,
+    /// The remote peer's ICE credentials from the offer.
+    pub remote_ufrag: String,
+    pub remote_pwd: String,
+    /// The remote certificate fingerprint from the offer.
+    pub remote_fingerprint: Fingerprint,
+    /// Our DTLS role, already resolved from the offer's `a=setup`.
+    pub dtls_role: DtlsRole,
+    /// The bundled media sections, in offer order.
+    pub media: Vec<MediaSection>,
+}
+
+/// `a=fingerprint:<algorithm> <hex bytes>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Lowercase hash name, e.g. `sha-256`.
+    pub algorithm: String,
+    /// The digest bytes.
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DtlsRole {
+    /// We are the DTLS client (`a=setup:active` in our answer).
+    Client,
+    /// We are the DTLS server (`a=setup:passive` in our answer).
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+/// One accepted m-line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaSection {
+    pub mid: String,
+    pub kind: MediaKind,
+    /// Codecs we accepted, in the peer's order of preference.
+    pub codecs: Vec<Codec>,
+    /// Header extensions we accepted: (id, uri).
+    pub extensions: Vec<Extension>,
+    /// SSRCs the peer declared for this section (publisher: media then RTX).
+    pub ssrcs: Vec<u32>,
+    /// `a=ssrc-group:FID media rtx` pairs the peer declared.
+    pub rtx_pairs: Vec<(u32, u32)>,
+}
+
+/// A codec both sides support, with the payload type the peer chose for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Codec {
+    pub payload_type: u8,
+    pub name: CodecName,
+    pub clock_rate: u32,
+    /// Audio channels (2 for Opus), absent for video.
+    pub channels: Option<u8>,
+    /// The `a=fmtp` parameters as written in the offer (echoed in the answer).
+    pub fmtp: String,
+    /// The RTX payload type bound to this codec (`apt=`), if any.
+    pub rtx_payload_type: Option<u8>,
+    /// `a=rtcp-fb` values for this payload type (`nack`, `nack pli`, `ccm fir`, `transport-cc`...).
+    pub feedback: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CodecName {
+    #[serde(rename = "VP8")]
+    Vp8,
+    #[serde(rename = "VP9")]
+    Vp9,
+    #[serde(rename = "H264")]
+    H264,
+    #[serde(rename = "AV1")]
+    Av1,
+    #[serde(rename = "opus")]
+    Opus,
+}
+
+impl CodecName {
+    /// The encoding name as written in `a=rtpmap`.
+    pub fn as_sdp(self) -> &'static str {
+        match self {
+            CodecName::Vp8 => "VP8",
+            CodecName::Vp9 => "VP9",
+            CodecName::H264 => "H264",
+            CodecName::Av1 => "AV1",
+            CodecName::Opus => "opus",
+        }
+    }
+
+    /// Matches an `a=rtpmap` encoding name, case-insensitively as RFC 8866 says.
+    pub fn from_sdp(name: &str) -> Option<Self> {
+        [Self::Vp8, Self::Vp9, Self::H264, Self::Av1, Self::Opus]
+            .into_iter()
+            .find(|c| c.as_sdp().eq_ignore_ascii_case(name))
+    }
+
+    pub fn kind(self) -> MediaKind {
+        match self {
+            CodecName::Opus => MediaKind::Audio,
+            _ => MediaKind::Video,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    pub id: u8,
+    pub uri: String,
+}
+
+/// What signaling needs from the shard to write the answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionAnswer {
+    pub session: String,
+    pub ice_ufrag: String,
+    pub ice_pwd: String,
+    /// Our certificate fingerprint (always sha-256).
+    pub fingerprint: Fingerprint,
+    /// Host candidates: the shard's port on each advertised address.
+    pub candidates: Vec<SocketAddr>,
+    /// Per media section (same order as the request): the SSRCs we send with, for viewers.
+    pub media: Vec<MediaAnswer>,
+    /// The CNAME we use in RTCP SDES and `a=ssrc` lines.
+    pub cname: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaAnswer {
+    pub mid: String,
+    /// The SSRC we send media with (viewers); None for what we only receive.
+    pub ssrc: Option<u32>,
+    /// The SSRC we send RTX with, when the viewer negotiated RTX.
+    pub rtx_ssrc: Option<u32>,
+}
+
+/// Written by the engine to `engine.json` in the control directory once all shards listen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    pub shards: usize,
+    pub pid: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{decode, encode};
+
+    #[test]
+    fn request_round_trips_as_one_line() {
+        let request = Request::CreateSession(SessionRequest {
+            session: "s1".into(),
+            role: Role::Play,
+            stream: "demo".into(),
+            remote_ufrag: "u".into(),
+            remote_pwd: "p".into(),
+            remote_fingerprint: Fingerprint {
+                algorithm: "sha-256".into(),
+                value: vec![1, 2, 3],
+            },
+            dtls_role: DtlsRole::Server,
+            media: vec![MediaSection {
+                mid: "0".into(),
+                kind: MediaKind::Video,
+                codecs: vec![Codec {
+                    payload_type: 96,
+                    name: CodecName::Vp8,
+                    clock_rate: 90000,
+                    channels: None,
+                    fmtp: String::new(),
+                    rtx_payload_type: Some(97),
+                    feedback: vec!["nack pli".into()],
+                }],
+                extensions: vec![Extension {
+                    id: 4,
+                    uri: "urn:ietf:params:rtp-hdrext:sdes:mid".into(),
+                }],
+                ssrcs: vec![],
+                rtx_pairs: vec![],
+            }],
+        });
+        let line = encode(&request);
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(decode::<Request>(&line).unwrap(), request);
+    }
+
+    #[test]
+    fn codec_names_match_sdp_case_insensitively() {
+        assert_eq!(CodecName::from_sdp("vp8"), Some(CodecName::Vp8));
+        assert_eq!(CodecName::from_sdp("OPUS"), Some(CodecName::Opus));
+        assert_eq!(CodecName::from_sdp("PCMU"), None);
+    }
+}

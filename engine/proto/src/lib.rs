@@ -1,0 +1,20 @@
+//! shardcast's protocol core.
+//!
+//! Everything here is a state machine driven from outside: input arrives through
+//! `handle_*` calls carrying an explicit `now`, output leaves through `poll_*` calls. Nothing
+//! in this crate reads the clock, spawns, locks or touches a socket, so all of it runs under
+//! simulated time in tests. The modules are in the order a packet meets them.
+
+pub mod codec;
+pub mod demux;
+pub mod dtls;
+pub mod egress;
+pub mod ice;
+pub mod ingress;
+pub mod router;
+pub mod rtcp;
+pub mod rtp;
+pub mod session;
+pub mod shard;
+pub mod srtp;
+pub mod timer;
