@@ -5,12 +5,14 @@
 //! in this crate reads the clock, spawns, locks or touches a socket, so all of it runs under
 //! simulated time in tests. The modules are in the order a packet meets them.
 
+pub mod clock;
 pub mod codec;
 pub mod demux;
 pub mod dtls;
 pub mod egress;
 pub mod ice;
 pub mod ingress;
+pub mod media;
 pub mod router;
 pub mod rtcp;
 pub mod rtp;

@@ -8,15 +8,28 @@
 //! [`ShardCore::poll_message`] (messages for other shards) and sleeps no later than
 //! [`ShardCore::poll_timeout`].
 
-use std::collections::VecDeque;
+mod control;
+mod fanout;
+#[cfg(test)]
+mod sim_peer;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use shardcast_control::{ErrorKind, Request, Response};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
-use crate::dtls::Certificate;
-use crate::router::ShardMessage;
+use crate::clock::WallClock;
+use crate::demux::{DatagramKind, classify};
+use crate::dtls::{Certificate, DtlsConfig};
+use crate::ice::local_ufrag;
+use crate::router::{SessionKey, ShardMessage, StreamTable};
+use crate::session::Session;
+use crate::timer::DeadlineTable;
 
 /// What a shard needs to know about itself.
 #[derive(Clone)]
@@ -26,6 +39,9 @@ pub struct ShardConfig {
     /// Host candidates: the shard's UDP port on every advertised address.
     pub candidates: Vec<SocketAddr>,
     pub certificate: Arc<Certificate>,
+    pub dtls: DtlsConfig,
+    /// Maps `now` to wall-clock time for RTCP sender reports.
+    pub wall_clock: WallClock,
     /// Seeds ICE credentials and SSRCs; tests pass a fixed one.
     pub seed: u64,
 }
@@ -37,18 +53,50 @@ pub struct Transmit {
     pub contents: Vec<u8>,
 }
 
+/// What the shard counted (the runtime exposes these).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardCounters {
+    pub datagrams_unknown_source: u64,
+    pub sessions_created: u64,
+    pub sessions_closed: u64,
+    pub media_packets_in: u64,
+    pub remote_packets_in: u64,
+    pub keyframe_requests_forwarded: u64,
+}
+
 pub struct ShardCore {
     config: ShardConfig,
+    rng: StdRng,
+    sessions: HashMap<SessionKey, Session>,
+    by_id: HashMap<String, SessionKey>,
+    by_ufrag: HashMap<String, SessionKey>,
+    by_address: HashMap<SocketAddr, SessionKey>,
+    streams: StreamTable,
+    timers: DeadlineTable<SessionKey>,
+    next_key: u64,
+    next_source: u64,
     transmits: VecDeque<Transmit>,
     messages: VecDeque<(usize, ShardMessage)>,
+    counters: ShardCounters,
 }
 
 impl ShardCore {
     pub fn new(config: ShardConfig, _now: Instant) -> Self {
+        let rng = StdRng::seed_from_u64(config.seed);
         Self {
             config,
+            rng,
+            sessions: HashMap::new(),
+            by_id: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            by_address: HashMap::new(),
+            streams: StreamTable::default(),
+            timers: DeadlineTable::default(),
+            next_key: 0,
+            next_source: 0,
             transmits: VecDeque::new(),
             messages: VecDeque::new(),
+            counters: ShardCounters::default(),
         }
     }
 
@@ -56,21 +104,69 @@ impl ShardCore {
         self.config.index
     }
 
-    /// A datagram that arrived on this shard's socket from `source`.
-    pub fn handle_receive(&mut self, _now: Instant, _source: SocketAddr, _datagram: &[u8]) {}
+    pub fn counters(&self) -> ShardCounters {
+        self.counters
+    }
 
-    /// A request from signaling; the answer goes straight back.
-    pub fn handle_control(&mut self, _now: Instant, _request: Request) -> Response {
-        Response::Error {
-            kind: ErrorKind::Unavailable,
-            reason: "not ready".into(),
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// A datagram that arrived on this shard's socket from `source`.
+    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+        // STUN names its session by ufrag; everything else by the address ICE verified.
+        let key = match classify(datagram) {
+            DatagramKind::Stun => local_ufrag(datagram)
+                .and_then(|ufrag| self.by_ufrag.get(ufrag))
+                .or_else(|| self.by_address.get(&source)),
+            _ => self.by_address.get(&source),
+        };
+        let Some(&key) = key else {
+            self.counters.datagrams_unknown_source += 1;
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.handle_receive(now, source, datagram);
+            self.after_session(now, key);
         }
     }
 
     /// A message another shard sent this one.
-    pub fn handle_message(&mut self, _now: Instant, _from_shard: usize, _message: ShardMessage) {}
+    pub fn handle_message(&mut self, now: Instant, from_shard: usize, message: ShardMessage) {
+        match message {
+            ShardMessage::Subscribe { stream } => {
+                self.streams.add_subscriber(&stream, from_shard);
+                let clocks = self
+                    .streams
+                    .get(&stream)
+                    .map(|route| route.clocks.clone())
+                    .unwrap_or_default();
+                for clock in clocks {
+                    let stream = stream.clone();
+                    self.messages
+                        .push_back((from_shard, ShardMessage::SenderClock { stream, clock }));
+                }
+            }
+            ShardMessage::Unsubscribe { stream } => {
+                self.streams.remove_subscriber(&stream, from_shard);
+            }
+            ShardMessage::Media { stream, packet } => {
+                self.counters.remote_packets_in += 1;
+                self.deliver_local(now, &stream, &packet);
+            }
+            ShardMessage::SenderClock { stream, clock } => self.apply_clock(&stream, clock),
+            ShardMessage::KeyframeRequest { stream } => self.request_keyframe(now, &stream),
+        }
+    }
 
-    pub fn handle_timeout(&mut self, _now: Instant) {}
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(key) = self.timers.pop_due(now) {
+            if let Some(session) = self.sessions.get_mut(&key) {
+                session.handle_timeout(now);
+                self.after_session(now, key);
+            }
+        }
+    }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
@@ -82,7 +178,15 @@ impl ShardCore {
     }
 
     /// The earliest deadline; the runtime must call `handle_timeout` no later than this.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timers.earliest()
+    }
+
+    fn home_of(&self, stream: &str) -> usize {
+        shardcast_control::shard_for(stream, self.config.shards)
+    }
+
+    fn is_home_of(&self, stream: &str) -> bool {
+        self.home_of(stream) == self.config.index
     }
 }

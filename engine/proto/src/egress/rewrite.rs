@@ -1,1 +1,317 @@
-//! (in progress)
+//! Per-viewer sequence number and timestamp rewriting.
+//!
+//! A viewer's track must look like one unbroken RTP stream even though the packets behind it
+//! come from a succession of sources: the publisher reconnects with a new SSRC and random
+//! sequence/timestamp bases, or a viewer joins mid-stream. Each source gets fixed offsets,
+//! chosen when its first packet arrives so that the output continues where it stopped; every
+//! later packet of that source (reordered or retransmitted too) maps through the same offsets.
+//!
+//! Sources are identified by an epoch number that grows with each new source: a packet
+//! with a larger epoch than the current one starts a new source, a smaller one is stale.
+
+use std::time::{Duration, Instant};
+
+use crate::rtp::SequenceUnwrapper;
+
+/// Keeps one outgoing track continuous across source changes. See the module docs.
+#[derive(Debug, Clone)]
+pub struct TrackRewriter {
+    first_seq: u16,
+    first_ts: u32,
+    current: Option<SourceMapping>,
+    last: Option<LastOutput>,
+}
+
+/// Offsets from the current source's numbering to the track's.
+#[derive(Debug, Clone)]
+struct SourceMapping {
+    source: u64,
+    seq_offset: u16,
+    ts_offset: u32,
+    input_seqs: SequenceUnwrapper,
+    /// Extended input sequence number of the source's first packet; anything older is dropped.
+    first_input: u64,
+    first_output_seq: u16,
+}
+
+/// The newest output so far, where the next source continues from.
+#[derive(Debug, Clone, Copy)]
+struct LastOutput {
+    seq: u16,
+    ts: u32,
+    /// When `ts` was first sent: the clock that later timestamps extrapolate from.
+    ts_sent_at: Instant,
+}
+
+impl TrackRewriter {
+    /// The track's first packet will carry `first_seq` and `first_ts` (pick them at random).
+    pub fn new(first_seq: u16, first_ts: u32) -> Self {
+        Self {
+            first_seq,
+            first_ts,
+            current: None,
+            last: None,
+        }
+    }
+
+    /// Maps a source packet's (seq, ts) to the track's, or None for a packet to drop: one
+    /// from an older source, or older than the first packet forwarded from this source.
+    ///
+    /// `clock_rate` is the payload's RTP clock (90000 for video, 48000 for Opus).
+    pub fn rewrite(
+        &mut self,
+        source: u64,
+        seq: u16,
+        ts: u32,
+        clock_rate: u32,
+        now: Instant,
+    ) -> Option<(u16, u32)> {
+        match &self.current {
+            Some(mapping) if source < mapping.source => return None,
+            Some(mapping) if source == mapping.source => {}
+            _ => self.start_source(source, seq, ts, clock_rate, now),
+        }
+        let mapping = self.current.as_mut()?;
+        let previous_highest = mapping.input_seqs.highest();
+        let extended = mapping.input_seqs.unwrap(seq);
+        if extended < mapping.first_input {
+            return None;
+        }
+        let out_seq = seq.wrapping_add(mapping.seq_offset);
+        let out_ts = ts.wrapping_add(mapping.ts_offset);
+
+        if let Some(last) = self.last.as_mut() {
+            if previous_highest.is_none_or(|highest| extended > highest) {
+                last.seq = out_seq;
+            }
+            if is_newer_ts(out_ts, last.ts) {
+                last.ts = out_ts;
+                last.ts_sent_at = now;
+            }
+        }
+        Some((out_seq, out_ts))
+    }
+
+    /// The highest sequence number and the newest timestamp sent so far.
+    pub fn last_output(&self) -> Option<(u16, u32)> {
+        self.last.map(|last| (last.seq, last.ts))
+    }
+
+    /// The track's RTP time at `now`, extrapolated from the newest timestamp sent: what a
+    /// sender report pairs with the NTP time of `now`.
+    pub fn rtp_time_at(&self, now: Instant, clock_rate: u32) -> Option<u32> {
+        let last = self.last?;
+        let elapsed = now.saturating_duration_since(last.ts_sent_at);
+        Some(last.ts.wrapping_add(ticks(elapsed, clock_rate)))
+    }
+
+    /// The current source and its sequence number behind an output sequence number, for
+    /// answering a viewer's NACK from the source's retransmission cache. None when the
+    /// number was not sent from the current source.
+    pub fn source_sequence(&self, out_seq: u16) -> Option<(u64, u16)> {
+        let mapping = self.current.as_ref()?;
+        let last = self.last?;
+        let sent_span = last.seq.wrapping_sub(mapping.first_output_seq);
+        if out_seq.wrapping_sub(mapping.first_output_seq) > sent_span {
+            return None;
+        }
+        Some((mapping.source, out_seq.wrapping_sub(mapping.seq_offset)))
+    }
+
+    /// Chooses offsets so this packet lands right after the last output (or at the track's
+    /// first numbers), with the timestamp advanced by the wall time since then.
+    fn start_source(&mut self, source: u64, seq: u16, ts: u32, clock_rate: u32, now: Instant) {
+        let (out_seq, out_ts) = match self.last {
+            None => (self.first_seq, self.first_ts),
+            Some(last) => {
+                let elapsed = now.saturating_duration_since(last.ts_sent_at);
+                // Two frames must never share a timestamp, even when no time seems to pass.
+                let advance = ticks(elapsed, clock_rate).max(1);
+                (last.seq.wrapping_add(1), last.ts.wrapping_add(advance))
+            }
+        };
+        let input_seqs = SequenceUnwrapper::new();
+        self.current = Some(SourceMapping {
+            source,
+            seq_offset: out_seq.wrapping_sub(seq),
+            ts_offset: out_ts.wrapping_sub(ts),
+            first_input: input_seqs.peek(seq),
+            input_seqs,
+            first_output_seq: out_seq,
+        });
+        self.last = Some(LastOutput {
+            seq: out_seq,
+            ts: out_ts,
+            ts_sent_at: now,
+        });
+    }
+}
+
+/// `elapsed` in RTP clock ticks, modulo 2^32 like the timestamps it is added to.
+fn ticks(elapsed: Duration, clock_rate: u32) -> u32 {
+    (elapsed.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u32
+}
+
+/// RTP timestamp order within half the 32-bit space (RFC 3550 serial arithmetic).
+fn is_newer_ts(ts: u32, than: u32) -> bool {
+    (ts.wrapping_sub(than) as i32) > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VIDEO: u32 = 90_000;
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn first_source_starts_at_the_chosen_numbers() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(1000, 5000);
+        assert_eq!(track.last_output(), None);
+        assert_eq!(track.rtp_time_at(start, VIDEO), None);
+        assert_eq!(
+            track.rewrite(1, 40000, 123_456, VIDEO, start),
+            Some((1000, 5000))
+        );
+        assert_eq!(
+            track.rewrite(1, 40001, 126_456, VIDEO, start + ms(33)),
+            Some((1001, 8000))
+        );
+        assert_eq!(track.last_output(), Some((1001, 8000)));
+    }
+
+    #[test]
+    fn input_and_output_wrap_around() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(65534, u32::MAX - 1000);
+        let mut now = start;
+        let mut out = Vec::new();
+        for (seq, ts) in [
+            (65535u16, u32::MAX - 2999),
+            (0, u32::MAX - 9),
+            (1, 2990),
+            (2, 5990),
+        ] {
+            out.push(track.rewrite(7, seq, ts, VIDEO, now).unwrap());
+            now += ms(33);
+        }
+        assert_eq!(
+            out,
+            vec![
+                (65534, u32::MAX - 1000),
+                (65535, 1989),
+                (0, 4989),
+                (1, 7989)
+            ]
+        );
+        assert_eq!(track.last_output(), Some((1, 7989)));
+    }
+
+    #[test]
+    fn reordered_and_retransmitted_packets_map_consistently() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(100, 0);
+        assert_eq!(track.rewrite(1, 10, 900, VIDEO, start), Some((100, 0)));
+        assert_eq!(
+            track.rewrite(1, 13, 3900, VIDEO, start + ms(40)),
+            Some((103, 3000))
+        );
+        // Late packets fill the gap and do not move the newest output back.
+        assert_eq!(
+            track.rewrite(1, 11, 900, VIDEO, start + ms(41)),
+            Some((101, 0))
+        );
+        assert_eq!(
+            track.rewrite(1, 12, 3900, VIDEO, start + ms(42)),
+            Some((102, 3000))
+        );
+        assert_eq!(track.last_output(), Some((103, 3000)));
+        // A retransmission of a packet already sent maps to the same numbers.
+        assert_eq!(
+            track.rewrite(1, 11, 900, VIDEO, start + ms(90)),
+            Some((101, 0))
+        );
+        // Older than the source's first forwarded packet: the viewer never had its frame.
+        assert_eq!(track.rewrite(1, 9, 0, VIDEO, start + ms(91)), None);
+        assert_eq!(track.rewrite(1, 65000, 0, VIDEO, start + ms(91)), None);
+    }
+
+    #[test]
+    fn new_source_continues_the_track() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(500, 1_000_000);
+        track.rewrite(1, 20, 7000, VIDEO, start).unwrap();
+        track.rewrite(1, 21, 10000, VIDEO, start + ms(33)).unwrap();
+        assert_eq!(track.last_output(), Some((501, 1_003_000)));
+
+        // The publisher returns 2 s later with fresh random numbering.
+        let back = start + ms(33) + ms(2000);
+        assert_eq!(
+            track.rewrite(2, 60000, 42, VIDEO, back),
+            Some((502, 1_003_000 + 180_000))
+        );
+        assert_eq!(
+            track.rewrite(2, 60001, 3042, VIDEO, back + ms(33)),
+            Some((503, 1_186_000))
+        );
+        // Late packets of the old source no longer belong to this track.
+        assert_eq!(track.rewrite(1, 22, 13000, VIDEO, back + ms(34)), None);
+        assert_eq!(track.last_output(), Some((503, 1_186_000)));
+    }
+
+    #[test]
+    fn immediate_switch_still_advances_the_timestamp() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(0, 0);
+        track.rewrite(1, 5, 5, VIDEO, start).unwrap();
+        assert_eq!(track.rewrite(2, 9, 9, VIDEO, start), Some((1, 1)));
+    }
+
+    #[test]
+    fn switch_uses_the_time_the_newest_timestamp_was_first_sent() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(0, 0);
+        // Three packets of one frame spread over 10 ms.
+        track.rewrite(1, 1, 100, VIDEO, start).unwrap();
+        track.rewrite(1, 2, 100, VIDEO, start + ms(5)).unwrap();
+        track.rewrite(1, 3, 100, VIDEO, start + ms(10)).unwrap();
+        assert_eq!(
+            track.rewrite(2, 1, 0, VIDEO, start + ms(100)),
+            Some((3, 9000))
+        );
+    }
+
+    #[test]
+    fn rtp_time_extrapolates_from_the_newest_timestamp() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(0, u32::MAX - 47);
+        track.rewrite(1, 0, 0, 48_000, start).unwrap();
+        assert_eq!(track.rtp_time_at(start, 48_000), Some(u32::MAX - 47));
+        assert_eq!(track.rtp_time_at(start + ms(20), 48_000), Some(912));
+        // A time before the last packet does not run the clock backwards.
+        track.rewrite(1, 1, 960, 48_000, start + ms(20)).unwrap();
+        assert_eq!(track.rtp_time_at(start + ms(10), 48_000), Some(912));
+    }
+
+    #[test]
+    fn maps_output_sequence_numbers_back_for_nacks() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(65530, 0);
+        assert_eq!(track.source_sequence(65530), None);
+        for seq in 100..110u16 {
+            track.rewrite(4, seq, 0, VIDEO, start).unwrap();
+        }
+        assert_eq!(track.source_sequence(65530), Some((4, 100)));
+        assert_eq!(track.source_sequence(3), Some((4, 109)));
+        assert_eq!(track.source_sequence(4), None);
+        assert_eq!(track.source_sequence(65529), None);
+
+        track.rewrite(5, 7, 0, VIDEO, start + ms(1)).unwrap();
+        assert_eq!(track.source_sequence(4), Some((5, 7)));
+        assert_eq!(track.source_sequence(3), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! One outgoing track of one viewer: payload type and extension remapping, the keyframe
+//! gate after source changes, and what its sender reports say.
+
+use std::time::Instant;
+
+use shardcast_control::{CodecName, MediaKind, MediaSection};
+
+use super::rewrite::TrackRewriter;
+use crate::clock::{WallClock, ntp_add_ticks};
+use crate::media::{MAX_FORWARDED_EXTENSIONS, MediaPacket};
+use crate::router::SenderClock;
+use crate::rtp::{ExtensionKind, ExtensionMap, RtpHeader, write_rtp};
+
+/// What happened to a packet offered to a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EgressOutcome {
+    /// `len` bytes of plaintext RTP were written.
+    Written(usize),
+    /// Video after a source change, before its first keyframe: dropped, and a keyframe is
+    /// needed.
+    AwaitingKeyframe,
+    /// The viewer negotiated no payload type for this codec.
+    CodecNotNegotiated,
+    /// Late packet from before the current source's start, or from an old source.
+    Stale,
+    /// The viewer has no track of this kind.
+    NoTrack,
+    /// The output buffer cannot hold the packet.
+    TooLarge,
+}
+
+pub struct EgressTrack {
+    mid: String,
+    kind: MediaKind,
+    ssrc: u32,
+    payload_types: Vec<(CodecName, u8)>,
+    extensions: ExtensionMap,
+    rewriter: TrackRewriter,
+    source: Option<u64>,
+    awaiting_keyframe: bool,
+    packets_sent: u32,
+    octets_sent: u32,
+    /// The last forwarded packet's timestamp, before and after the rewrite.
+    last_timestamps: Option<(u32, u32)>,
+    clock_rate: u32,
+    clock: Option<SenderClock>,
+}
+
+impl EgressTrack {
+    pub fn new(section: &MediaSection, ssrc: u32, first_seq: u16, first_ts: u32) -> Self {
+        Self {
+            mid: section.mid.clone(),
+            kind: section.kind,
+            ssrc,
+            payload_types: section
+                .codecs
+                .iter()
+                .map(|c| (c.name, c.payload_type))
+                .collect(),
+            extensions: ExtensionMap::new(&section.extensions),
+            rewriter: TrackRewriter::new(first_seq, first_ts),
+            source: None,
+            awaiting_keyframe: section.kind == MediaKind::Video,
+            packets_sent: 0,
+            octets_sent: 0,
+            last_timestamps: None,
+            clock_rate: section.codecs.first().map_or(90_000, |c| c.clock_rate),
+            clock: None,
+        }
+    }
+
+    pub fn kind(&self) -> MediaKind {
+        self.kind
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    pub fn waiting_for_keyframe(&self) -> bool {
+        self.awaiting_keyframe
+    }
+
+    pub fn packets_sent(&self) -> u32 {
+        self.packets_sent
+    }
+
+    pub fn set_clock(&mut self, clock: SenderClock) {
+        self.clock = Some(clock);
+    }
+
+    pub fn write(&mut self, now: Instant, packet: &MediaPacket, out: &mut [u8]) -> EgressOutcome {
+        let origin = &packet.origin;
+        let Some(&(_, payload_type)) = self.payload_types.iter().find(|(c, _)| *c == origin.codec)
+        else {
+            return EgressOutcome::CodecNotNegotiated;
+        };
+        if self.source != Some(origin.source) {
+            self.source = Some(origin.source);
+            self.clock = self.clock.filter(|c| c.source == origin.source);
+            self.awaiting_keyframe = self.kind == MediaKind::Video;
+        }
+        if self.awaiting_keyframe {
+            if !origin.keyframe {
+                return EgressOutcome::AwaitingKeyframe;
+            }
+            self.awaiting_keyframe = false;
+        }
+        let layout = &packet.layout;
+        let Some((sequence_number, timestamp)) = self.rewriter.rewrite(
+            origin.source,
+            layout.sequence_number,
+            layout.timestamp,
+            origin.clock_rate,
+            now,
+        ) else {
+            return EgressOutcome::Stale;
+        };
+
+        let mut extensions: [(u8, &[u8]); MAX_FORWARDED_EXTENSIONS + 1] =
+            [(0, &[]); MAX_FORWARDED_EXTENSIONS + 1];
+        let mut count = 0;
+        if let Some(id) = self.extensions.id_of(ExtensionKind::Mid) {
+            extensions[count] = (id, self.mid.as_bytes());
+            count += 1;
+        }
+        for (kind, value) in packet.extensions() {
+            if let Some(id) = self.extensions.id_of(kind)
+                && count < extensions.len()
+            {
+                extensions[count] = (id, value);
+                count += 1;
+            }
+        }
+        let header = RtpHeader {
+            marker: layout.marker,
+            payload_type,
+            sequence_number,
+            timestamp,
+            ssrc: self.ssrc,
+        };
+        match write_rtp(out, &header, &extensions[..count], packet.payload()) {
+            Ok(len) => {
+                self.packets_sent = self.packets_sent.wrapping_add(1);
+                self.octets_sent = self.octets_sent.wrapping_add(packet.payload().len() as u32);
+                self.last_timestamps = Some((layout.timestamp, timestamp));
+                self.clock_rate = origin.clock_rate;
+                EgressOutcome::Written(len)
+            }
+            Err(_) => EgressOutcome::TooLarge,
+        }
+    }
+
+    /// The sender report fields at `now`: (NTP, RTP timestamp, packets, octets), or None
+    /// before the first packet. The NTP time comes from the publisher's own clock mapping
+    /// when we have one, so audio and video keep the publisher's relative timing; otherwise
+    /// from our wall clock.
+    pub fn sender_report(&self, now: Instant, wall: &WallClock) -> Option<(u64, u32, u32, u32)> {
+        let (last_in, last_out) = self.last_timestamps?;
+        let rtp_now = self.rewriter.rtp_time_at(now, self.clock_rate)?;
+        let ntp = match self.clock {
+            Some(clock) => {
+                // Back to the publisher's timeline, then along its NTP mapping.
+                let in_now = rtp_now.wrapping_sub(last_out).wrapping_add(last_in);
+                let ticks = i64::from(in_now.wrapping_sub(clock.rtp_timestamp) as i32);
+                ntp_add_ticks(clock.ntp, ticks, self.clock_rate)
+            }
+            None => wall.ntp(now),
+        };
+        Some((ntp, rtp_now, self.packets_sent, self.octets_sent))
+    }
+}

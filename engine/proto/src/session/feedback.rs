@@ -1,0 +1,179 @@
+//! A session's RTCP: reports we send every interval, feedback we receive, and keyframe
+//! requests in both directions.
+
+use std::time::Instant;
+
+use tracing::debug;
+
+use super::{Session, SessionEvent, SessionMedia};
+use crate::rtcp::{
+    RtcpPacket, SenderInfo, iter_compound, write_pli, write_receiver_report, write_sdes_cname,
+    write_sender_report,
+};
+use crate::shard::Transmit;
+
+/// The CNAME in our reports to publishers (viewers get the one in their SDP answer).
+const RECEIVER_CNAME: &str = "shardcast";
+
+impl Session {
+    pub(super) fn handle_srtcp(&mut self, now: Instant, datagram: &[u8]) {
+        let Some(srtp) = self.srtp.as_mut() else {
+            self.drops.srtp += 1;
+            return;
+        };
+        let mut plain = Vec::with_capacity(datagram.len());
+        if srtp.unprotect_rtcp(datagram, &mut plain).is_err() {
+            self.drops.srtp += 1;
+            return;
+        }
+        for packet in iter_compound(&plain) {
+            let packet = match packet {
+                Ok(packet) => packet,
+                Err(error) => {
+                    self.drops.rtcp += 1;
+                    debug!(session = %self.id, %error, "bad RTCP");
+                    break;
+                }
+            };
+            match (&mut self.media, packet) {
+                (
+                    SessionMedia::Publisher(publisher),
+                    RtcpPacket::SenderReport {
+                        ssrc,
+                        ntp,
+                        rtp_timestamp,
+                        ..
+                    },
+                ) => {
+                    if let Some(clock) =
+                        publisher
+                            .ingress
+                            .on_sender_report(now, ssrc, ntp, rtp_timestamp)
+                    {
+                        self.events.push_back(SessionEvent::SenderClock(clock));
+                    }
+                }
+                // One request per viewer per interval crosses shards; the publisher's shard
+                // folds them all together.
+                (SessionMedia::Viewer(viewer), RtcpPacket::Pli { .. } | RtcpPacket::Fir { .. }) => {
+                    let due = viewer.keyframe_due(now);
+                    self.events
+                        .extend(due.then_some(SessionEvent::KeyframeRequest));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A viewer of the stream wants a keyframe (publisher sessions only).
+    pub fn request_keyframe(&mut self, now: Instant) {
+        if let SessionMedia::Publisher(publisher) = &mut self.media
+            && publisher.keyframes.request(now)
+        {
+            self.send_keyframe_request();
+        }
+    }
+
+    /// Forwards the publisher's clock mapping to a viewer's track.
+    pub fn set_clock(&mut self, clock: crate::router::SenderClock) {
+        if let SessionMedia::Viewer(viewer) = &mut self.media {
+            viewer.egress.set_clock(clock);
+        }
+    }
+
+    fn send_keyframe_request(&mut self) {
+        let SessionMedia::Publisher(publisher) = &mut self.media else {
+            return;
+        };
+        let Some(media_ssrc) = publisher.ingress.video_ssrc() else {
+            return;
+        };
+        publisher.keyframes_requested += 1;
+        let mut plain = Vec::with_capacity(64);
+        write_pli(&mut plain, publisher.local_ssrc, media_ssrc);
+        debug!(session = %self.id, stream = %self.stream, "PLI to publisher");
+        self.send_rtcp(&plain);
+    }
+
+    pub(super) fn send_reports(&mut self, now: Instant) {
+        let mut plain = Vec::with_capacity(256);
+        match &mut self.media {
+            SessionMedia::Publisher(publisher) => {
+                let blocks: Vec<_> = publisher.ingress.report_blocks(now).take(31).collect();
+                let ssrc = publisher.local_ssrc;
+                if write_receiver_report(&mut plain, ssrc, &blocks).is_err()
+                    || write_sdes_cname(&mut plain, ssrc, RECEIVER_CNAME).is_err()
+                {
+                    return;
+                }
+            }
+            SessionMedia::Viewer(viewer) => {
+                let mut first_ssrc = None;
+                for track in viewer.egress.tracks() {
+                    let Some((ntp, rtp_timestamp, packet_count, octet_count)) =
+                        track.sender_report(now, &self.wall_clock)
+                    else {
+                        continue;
+                    };
+                    let sender = SenderInfo {
+                        ssrc: track.ssrc(),
+                        ntp,
+                        rtp_timestamp,
+                        packet_count,
+                        octet_count,
+                    };
+                    if write_sender_report(&mut plain, &sender, &[]).is_err() {
+                        return;
+                    }
+                    first_ssrc.get_or_insert(track.ssrc());
+                }
+                let Some(ssrc) = first_ssrc else {
+                    return;
+                };
+                if write_sdes_cname(&mut plain, ssrc, &viewer.cname).is_err() {
+                    return;
+                }
+            }
+        }
+        self.send_rtcp(&plain);
+    }
+
+    fn send_rtcp(&mut self, plain: &[u8]) {
+        let (Some(destination), Some(srtp)) = (self.ice.selected(), self.srtp.as_mut()) else {
+            return;
+        };
+        let mut contents = Vec::with_capacity(plain.len() + 32);
+        if srtp.protect_rtcp(plain, &mut contents).is_ok() {
+            self.transmits.push_back(Transmit {
+                destination,
+                contents,
+            });
+        }
+    }
+
+    /// Media timers: a publisher's folded keyframe request, a viewer's keyframe retry.
+    pub(super) fn media_timeout(&mut self, now: Instant) {
+        let due = match &mut self.media {
+            SessionMedia::Publisher(publisher) => publisher.keyframes.handle_timeout(now),
+            SessionMedia::Viewer(viewer) => {
+                if viewer.keyframe_deadline().is_some_and(|at| at <= now)
+                    && viewer.keyframe_due(now)
+                {
+                    self.events.push_back(SessionEvent::KeyframeRequest);
+                }
+                false
+            }
+        };
+        if due {
+            self.send_keyframe_request();
+        }
+    }
+
+    pub(super) fn media_deadline(&self) -> Option<Instant> {
+        self.srtp.as_ref()?;
+        match &self.media {
+            SessionMedia::Publisher(publisher) => publisher.keyframes.poll_timeout(),
+            SessionMedia::Viewer(viewer) => viewer.keyframe_deadline(),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The media side of a session: a publisher's ingress or a viewer's egress.
+
+use std::time::{Duration, Instant};
+
+use shardcast_control::MediaSection;
+
+use crate::egress::ViewerEgress;
+use crate::ingress::{KeyframeThrottle, PublisherIngress};
+
+/// At most one keyframe request per interval reaches a publisher.
+pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+
+pub enum SessionMedia {
+    Publisher(Box<PublisherMedia>),
+    Viewer(ViewerMedia),
+}
+
+pub struct PublisherMedia {
+    pub ingress: PublisherIngress,
+    pub keyframes: KeyframeThrottle,
+    /// The SSRC we use as the sender of our RTCP.
+    pub local_ssrc: u32,
+    /// FIR sequence number (RFC 5104 4.3.1.1), for publishers that only take FIR.
+    pub fir_sequence: u8,
+    pub keyframes_requested: u64,
+}
+
+pub struct ViewerMedia {
+    pub egress: ViewerEgress,
+    pub cname: String,
+    /// While video waits for a keyframe, we ask again this often.
+    next_keyframe_request: Option<Instant>,
+}
+
+impl SessionMedia {
+    pub fn publisher(media: &[MediaSection], source: u64, local_ssrc: u32) -> Self {
+        Self::Publisher(Box::new(PublisherMedia {
+            ingress: PublisherIngress::new(media, source),
+            keyframes: KeyframeThrottle::new(KEYFRAME_REQUEST_INTERVAL),
+            local_ssrc,
+            fir_sequence: 0,
+            keyframes_requested: 0,
+        }))
+    }
+
+    pub fn viewer(
+        media: &[MediaSection],
+        ssrcs: &[u32],
+        first_seq: u16,
+        first_ts: u32,
+        cname: String,
+    ) -> Self {
+        Self::Viewer(ViewerMedia {
+            egress: ViewerEgress::new(media, ssrcs, first_seq, first_ts),
+            cname,
+            next_keyframe_request: None,
+        })
+    }
+}
+
+impl ViewerMedia {
+    /// True when a keyframe request should go out now (and then not again for a while).
+    pub fn keyframe_due(&mut self, now: Instant) -> bool {
+        if self.next_keyframe_request.is_some_and(|at| now < at) {
+            return false;
+        }
+        self.next_keyframe_request = Some(now + KEYFRAME_REQUEST_INTERVAL);
+        true
+    }
+
+    /// When to ask again, if video still waits for a keyframe.
+    pub fn keyframe_deadline(&self) -> Option<Instant> {
+        if self.egress.needs_keyframe() {
+            self.next_keyframe_request
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! One peer: a publisher or a viewer, with its ICE, DTLS and SRTP state and its media.
+//!
+//! Input arrives through `handle_receive` (one datagram, already known to be this
+//! session's) and `handle_timeout`; the session answers through `poll_transmit` and
+//! reports what the shard must act on through `poll_event`.
+
+mod feedback;
+mod media;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shardcast_control::{Role, SessionRequest};
+use tracing::{debug, info};
+
+pub use media::SessionMedia;
+
+use crate::clock::WallClock;
+use crate::demux::{DatagramKind, classify, is_rtcp};
+use crate::dtls::{Certificate, DtlsConfig, DtlsError, DtlsEvent, DtlsTransport};
+use crate::egress::EgressOutcome;
+use crate::ice::{IceCredentials, IceEvent, IceLite};
+use crate::media::MediaPacket;
+use crate::router::SenderClock;
+use crate::shard::Transmit;
+use crate::srtp::SrtpSession;
+
+/// How often we send RTCP reports (RFC 3550 allows 5 s; browsers report every ~1 s and
+/// use ours for RTT and loss estimates).
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    ConsentExpired,
+    DtlsFailed(String),
+    DtlsClosed,
+    Deleted,
+    Replaced,
+}
+
+/// What the shard must act on.
+#[derive(Debug)]
+pub enum SessionEvent {
+    /// This peer now sends from / receives at this address: route its datagrams here.
+    AddressVerified(SocketAddr),
+    /// DTLS finished and SRTP keys are in place.
+    Connected,
+    /// A publisher's media packet to route.
+    Media(MediaPacket),
+    /// A publisher's clock mapping for one track.
+    SenderClock(SenderClock),
+    /// A viewer needs a keyframe.
+    KeyframeRequest,
+    Closed(CloseReason),
+}
+
+/// Counters for what the session threw away.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SessionDrops {
+    pub unverified_source: u64,
+    pub stun: u64,
+    pub srtp: u64,
+    pub rtcp: u64,
+    pub media: u64,
+}
+
+pub struct Session {
+    id: String,
+    stream: Arc<str>,
+    ice: IceLite,
+    dtls: DtlsTransport,
+    srtp: Option<SrtpSession>,
+    media: SessionMedia,
+    verified: Vec<SocketAddr>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<SessionEvent>,
+    next_report: Option<Instant>,
+    closed: bool,
+    drops: SessionDrops,
+    wall_clock: WallClock,
+    /// Reused for each outgoing packet before encryption.
+    plaintext: Vec<u8>,
+}
+
+/// What a session is made from, besides the request.
+pub struct SessionSetup<'a> {
+    pub certificate: &'a Certificate,
+    pub dtls: &'a DtlsConfig,
+    pub credentials: IceCredentials,
+    /// For viewers: the SSRC of each media section.
+    pub ssrcs: Vec<u32>,
+    /// For publishers: this publishing's source id.
+    pub source: u64,
+    /// Our SSRC in RTCP we send as a receiver, and the start of viewers' sequence numbers and
+    /// timestamps.
+    pub local_ssrc: u32,
+    pub first_seq: u16,
+    pub first_ts: u32,
+    pub cname: String,
+    pub wall_clock: WallClock,
+}
+
+impl Session {
+    /// Fails when the offer's fingerprint uses a hash we cannot check.
+    pub fn new(
+        request: &SessionRequest,
+        setup: SessionSetup<'_>,
+        now: Instant,
+    ) -> Result<Self, DtlsError> {
+        let ice = IceLite::new(setup.credentials, request.remote_ufrag.clone(), now);
+        let dtls = DtlsTransport::new(
+            setup.dtls,
+            setup.certificate,
+            request.dtls_role,
+            request.remote_fingerprint.clone(),
+            now,
+        )?;
+        let media = match request.role {
+            Role::Publish => {
+                SessionMedia::publisher(&request.media, setup.source, setup.local_ssrc)
+            }
+            Role::Play => SessionMedia::viewer(
+                &request.media,
+                &setup.ssrcs,
+                setup.first_seq,
+                setup.first_ts,
+                setup.cname,
+            ),
+        };
+        Ok(Self {
+            id: request.session.clone(),
+            stream: Arc::from(request.stream.as_str()),
+            ice,
+            dtls,
+            srtp: None,
+            media,
+            verified: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            next_report: None,
+            closed: false,
+            drops: SessionDrops::default(),
+            wall_clock: setup.wall_clock,
+            plaintext: vec![0; 1500],
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn stream(&self) -> &Arc<str> {
+        &self.stream
+    }
+
+    pub fn is_publisher(&self) -> bool {
+        matches!(self.media, SessionMedia::Publisher(_))
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.srtp.is_some() && !self.closed
+    }
+
+    pub fn ice_ufrag(&self) -> &str {
+        &self.ice.local_credentials().ufrag
+    }
+
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.verified
+    }
+
+    pub fn drops(&self) -> SessionDrops {
+        self.drops
+    }
+
+    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+        if self.closed {
+            return;
+        }
+        match classify(datagram) {
+            DatagramKind::Stun => self.handle_stun(now, source, datagram),
+            DatagramKind::Dtls if self.ice.is_verified(source) => {
+                let result = self.dtls.handle_receive(now, datagram);
+                self.after_dtls(now, result);
+            }
+            DatagramKind::Rtp if self.ice.is_verified(source) => {
+                if is_rtcp(datagram) {
+                    self.handle_srtcp(now, datagram);
+                } else {
+                    self.handle_srtp(now, datagram);
+                }
+            }
+            _ => self.drops.unverified_source += 1,
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.ice.handle_timeout(now);
+        self.drain_ice();
+        if self.closed {
+            return;
+        }
+        let result = self.dtls.handle_timeout(now);
+        self.after_dtls(now, result);
+        if self.next_report.is_some_and(|at| at <= now) {
+            self.next_report = Some(now + REPORT_INTERVAL);
+            self.send_reports(now);
+        }
+        self.media_timeout(now);
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        [
+            self.ice.poll_timeout(),
+            self.dtls.poll_timeout(),
+            self.next_report,
+            self.media_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(transmit) = self.ice.poll_transmit() {
+            return Some(transmit);
+        }
+        if let Some(destination) = self.ice.selected()
+            && let Some(contents) = self.dtls.poll_transmit()
+        {
+            return Some(Transmit {
+                destination,
+                contents,
+            });
+        }
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Ends the session (DELETE, replacement); it sends close_notify if it can.
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.closed {
+            return;
+        }
+        self.dtls.close();
+        if let Some(destination) = self.ice.selected() {
+            while let Some(contents) = self.dtls.poll_transmit() {
+                self.transmits.push_back(Transmit {
+                    destination,
+                    contents,
+                });
+            }
+        }
+        self.closed = true;
+        info!(session = %self.id, stream = %self.stream, ?reason, "session closed");
+        self.events.push_back(SessionEvent::Closed(reason));
+    }
+
+    fn handle_stun(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+        if let Err(error) = self.ice.handle_receive(now, source, datagram) {
+            self.drops.stun += 1;
+            debug!(session = %self.id, %source, %error, "STUN dropped");
+            return;
+        }
+        if self.ice.is_verified(source) && !self.verified.contains(&source) {
+            self.verified.push(source);
+            self.events.push_back(SessionEvent::AddressVerified(source));
+        }
+        self.drain_ice();
+    }
+
+    fn drain_ice(&mut self) {
+        while let Some(event) = self.ice.poll_event() {
+            match event {
+                IceEvent::Selected(address) => {
+                    debug!(session = %self.id, %address, "ICE selected");
+                }
+                IceEvent::ConsentExpired => self.close(CloseReason::ConsentExpired),
+            }
+        }
+    }
+
+    fn after_dtls(&mut self, now: Instant, result: Result<(), DtlsError>) {
+        if let Err(error) = result {
+            self.close(CloseReason::DtlsFailed(error.to_string()));
+            return;
+        }
+        while let Some(event) = self.dtls.poll_event() {
+            match event {
+                DtlsEvent::Connected(keys) => match SrtpSession::new(&keys) {
+                    Ok(srtp) => {
+                        info!(session = %self.id, stream = %self.stream, "connected");
+                        self.srtp = Some(srtp);
+                        self.events.push_back(SessionEvent::Connected);
+                        self.next_report = Some(now + REPORT_INTERVAL);
+                    }
+                    Err(error) => self.close(CloseReason::DtlsFailed(error.to_string())),
+                },
+                DtlsEvent::Closed => self.close(CloseReason::DtlsClosed),
+            }
+        }
+    }
+
+    fn handle_srtp(&mut self, now: Instant, datagram: &[u8]) {
+        let Some(srtp) = self.srtp.as_mut() else {
+            self.drops.srtp += 1;
+            return;
+        };
+        let mut plain = Vec::with_capacity(datagram.len());
+        if srtp.unprotect_rtp(datagram, &mut plain).is_err() {
+            self.drops.srtp += 1;
+            return;
+        }
+        match &mut self.media {
+            SessionMedia::Publisher(publisher) => match publisher.ingress.handle_rtp(now, plain) {
+                Ok(packet) => self.events.push_back(SessionEvent::Media(packet)),
+                Err(reason) => {
+                    self.drops.media += 1;
+                    debug!(session = %self.id, %reason, "publisher packet dropped");
+                }
+            },
+            // Viewers send no media we want.
+            SessionMedia::Viewer(_) => self.drops.media += 1,
+        }
+    }
+
+    /// Sends a packet of the stream to this viewer.
+    pub fn send_media(&mut self, now: Instant, packet: &MediaPacket) {
+        let (Some(destination), Some(srtp), SessionMedia::Viewer(viewer)) =
+            (self.ice.selected(), self.srtp.as_mut(), &mut self.media)
+        else {
+            return;
+        };
+        if self.closed {
+            return;
+        }
+        match viewer.egress.write(now, packet, &mut self.plaintext) {
+            EgressOutcome::Written(len) => {
+                let mut contents = Vec::with_capacity(len + 16);
+                if srtp
+                    .protect_rtp(&self.plaintext[..len], &mut contents)
+                    .is_ok()
+                {
+                    self.transmits.push_back(Transmit {
+                        destination,
+                        contents,
+                    });
+                } else {
+                    self.drops.srtp += 1;
+                }
+            }
+            EgressOutcome::AwaitingKeyframe => {
+                if viewer.keyframe_due(now) {
+                    self.events.push_back(SessionEvent::KeyframeRequest);
+                }
+            }
+            _ => self.drops.media += 1,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! What the shard does with session events: route media to local viewers and to other
+//! shards, carry keyframe requests to the publisher, and forget closed sessions.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::debug;
+
+use super::ShardCore;
+use crate::media::MediaPacket;
+use crate::router::{SenderClock, SessionKey, ShardMessage};
+use crate::session::SessionEvent;
+
+impl ShardCore {
+    /// Collects a session's output and acts on its events, until it has nothing more.
+    pub(super) fn after_session(&mut self, now: Instant, key: SessionKey) {
+        loop {
+            let Some(session) = self.sessions.get_mut(&key) else {
+                return;
+            };
+            while let Some(transmit) = session.poll_transmit() {
+                self.transmits.push_back(transmit);
+            }
+            let Some(event) = session.poll_event() else {
+                self.timers.set(key, session.poll_timeout());
+                return;
+            };
+            let stream = session.stream().clone();
+            match event {
+                SessionEvent::AddressVerified(address) => {
+                    self.by_address.insert(address, key);
+                }
+                SessionEvent::Connected => {
+                    if !session.is_publisher() {
+                        // A new viewer should not wait for the publisher's next periodic keyframe.
+                        self.request_keyframe(now, &stream);
+                    }
+                }
+                SessionEvent::Media(packet) => {
+                    self.counters.media_packets_in += 1;
+                    self.route_media(now, &stream, packet);
+                }
+                SessionEvent::SenderClock(clock) => {
+                    self.apply_clock(&stream, clock);
+                    let subscribers = self
+                        .streams
+                        .get(&stream)
+                        .map(|route| route.subscribers.clone())
+                        .unwrap_or_default();
+                    for shard in subscribers {
+                        let stream = stream.clone();
+                        self.messages
+                            .push_back((shard, ShardMessage::SenderClock { stream, clock }));
+                    }
+                }
+                SessionEvent::KeyframeRequest => self.request_keyframe(now, &stream),
+                SessionEvent::Closed(_) => self.remove_session(key),
+            }
+        }
+    }
+
+    /// A publisher's packet: once to each other shard with viewers, then to local viewers.
+    fn route_media(&mut self, now: Instant, stream: &Arc<str>, packet: MediaPacket) {
+        let packet = Arc::new(packet);
+        if let Some(route) = self.streams.get(stream) {
+            for &shard in &route.subscribers {
+                self.messages.push_back((
+                    shard,
+                    ShardMessage::Media {
+                        stream: route.name.clone(),
+                        packet: packet.clone(),
+                    },
+                ));
+            }
+        }
+        self.deliver_local(now, stream, &packet);
+    }
+
+    /// Sends a packet to every local viewer of `stream`.
+    pub(super) fn deliver_local(&mut self, now: Instant, stream: &str, packet: &MediaPacket) {
+        let Some(route) = self.streams.get(stream) else {
+            return;
+        };
+        let mut wants_keyframe = false;
+        for key in &route.viewers {
+            let Some(viewer) = self.sessions.get_mut(key) else {
+                continue;
+            };
+            viewer.send_media(now, packet);
+            while let Some(transmit) = viewer.poll_transmit() {
+                self.transmits.push_back(transmit);
+            }
+            while let Some(event) = viewer.poll_event() {
+                wants_keyframe |= matches!(event, SessionEvent::KeyframeRequest);
+            }
+            self.timers.set(*key, viewer.poll_timeout());
+        }
+        if wants_keyframe {
+            self.request_keyframe(now, stream);
+        }
+    }
+
+    pub(super) fn apply_clock(&mut self, stream: &str, clock: SenderClock) {
+        let Some(route) = self.streams.get_mut(stream) else {
+            return;
+        };
+        route.set_clock(clock);
+        for key in &route.viewers {
+            if let Some(viewer) = self.sessions.get_mut(key) {
+                viewer.set_clock(clock);
+            }
+        }
+    }
+
+    /// Carries a keyframe request to the publisher's shard, or to the publisher itself.
+    pub(super) fn request_keyframe(&mut self, now: Instant, stream: &str) {
+        let home = self.home_of(stream);
+        if home != self.config.index {
+            if let Some(route) = self.streams.get(stream) {
+                self.counters.keyframe_requests_forwarded += 1;
+                let stream = route.name.clone();
+                self.messages
+                    .push_back((home, ShardMessage::KeyframeRequest { stream }));
+            }
+            return;
+        }
+        let Some(publisher) = self.streams.get(stream).and_then(|route| route.publisher) else {
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(&publisher) {
+            session.request_keyframe(now);
+            self.after_session(now, publisher);
+        }
+    }
+
+    fn remove_session(&mut self, key: SessionKey) {
+        let Some(session) = self.sessions.remove(&key) else {
+            return;
+        };
+        self.counters.sessions_closed += 1;
+        self.timers.set(key, None);
+        self.by_id.remove(session.id());
+        self.by_ufrag.remove(session.ice_ufrag());
+        for address in session.addresses() {
+            if self.by_address.get(address) == Some(&key) {
+                self.by_address.remove(address);
+            }
+        }
+        let stream = session.stream().clone();
+        if session.is_publisher() {
+            self.streams.clear_publisher(&stream, key);
+        } else if self.streams.remove_viewer(&stream, key) && !self.is_home_of(&stream) {
+            let home = self.home_of(&stream);
+            self.messages
+                .push_back((home, ShardMessage::Unsubscribe { stream }));
+        }
+        debug!(session = %session.id(), "session removed");
+    }
+}
