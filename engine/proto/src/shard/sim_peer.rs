@@ -14,6 +14,7 @@ use crate::demux::{DatagramKind, classify, is_rtcp};
 use crate::dtls::{Certificate, DtlsConfig, DtlsEvent, DtlsTransport};
 use crate::ice::IceCredentials;
 use crate::ice::test_peer::CheckRequest;
+use crate::rtcp::{RtcpPacket, iter_compound};
 use crate::rtp::{RtpHeader, RtpPacket, write_rtp};
 use crate::srtp::SrtpSession;
 
@@ -34,6 +35,8 @@ pub struct SimPeer {
     /// Decrypted RTP received: (ssrc, payload type, seq, timestamp, payload).
     pub received: Vec<(u32, u8, u16, u32, Vec<u8>)>,
     pub rtcp_received: usize,
+    /// Picture loss indications received (publishers).
+    pub pli_received: usize,
 }
 
 pub fn sections(mids: &[(&str, MediaKind)]) -> Vec<MediaSection> {
@@ -102,6 +105,7 @@ impl SimPeer {
             next_check: now,
             received: Vec::new(),
             rtcp_received: 0,
+            pli_received: 0,
         };
         (peer, request)
     }
@@ -141,7 +145,8 @@ impl SimPeer {
         }
         // Sent after the first check, so the engine has verified this address when DTLS arrives.
         if let Some(dtls) = self.dtls.as_mut() {
-            dtls.handle_timeout(now).unwrap();
+            // A closed transport has nothing more to send.
+            let _ = dtls.handle_timeout(now);
             while let Some(datagram) = dtls.poll_transmit() {
                 out.push((server, datagram));
             }
@@ -155,7 +160,10 @@ impl SimPeer {
                 let Some(dtls) = self.dtls.as_mut() else {
                     return;
                 };
-                dtls.handle_receive(now, datagram).unwrap();
+                // After close_notify the transport refuses input, as a browser's would.
+                if dtls.handle_receive(now, datagram).is_err() {
+                    return;
+                }
                 while let Some(event) = dtls.poll_event() {
                     if let DtlsEvent::Connected(keys) = event {
                         self.srtp = Some(SrtpSession::new(&keys).unwrap());
@@ -170,6 +178,9 @@ impl SimPeer {
                 if is_rtcp(datagram) {
                     srtp.unprotect_rtcp(datagram, &mut plain).unwrap();
                     self.rtcp_received += 1;
+                    self.pli_received += iter_compound(&plain)
+                        .filter(|p| matches!(p, Ok(RtcpPacket::Pli { .. })))
+                        .count();
                 } else {
                     srtp.unprotect_rtp(datagram, &mut plain).unwrap();
                     let rtp = RtpPacket::parse(&plain).unwrap();

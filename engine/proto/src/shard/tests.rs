@@ -141,6 +141,118 @@ fn vp8(keyframe: bool, n: u8) -> Vec<u8> {
     ]
 }
 
+impl Net {
+    /// The publisher at `peer` sends one video packet (and one audio packet) to `home`.
+    fn publish_frame(&mut self, peer: usize, home: usize, seq: u16, keyframe: bool) {
+        let video = RtpHeader {
+            marker: true,
+            payload_type: 96,
+            sequence_number: seq,
+            timestamp: u32::from(seq).wrapping_mul(3_000),
+            ssrc: 0x1111 + peer as u32,
+        };
+        let audio = RtpHeader {
+            marker: false,
+            payload_type: 111,
+            sequence_number: seq,
+            timestamp: u32::from(seq).wrapping_mul(960),
+            ssrc: 0x2222 + peer as u32,
+        };
+        let now = self.now;
+        let publisher = &mut self.peers[peer];
+        let video = publisher.send_rtp(&video, "1", &vp8(keyframe, seq as u8));
+        let audio = publisher.send_rtp(&audio, "0", &[0xfc, seq as u8]);
+        let address = publisher.address;
+        self.shards[home].handle_receive(now, address, &video);
+        self.shards[home].handle_receive(now, address, &audio);
+        self.step();
+    }
+
+    fn video_received(&self, peer: usize, answer: &SessionAnswer) -> Vec<u16> {
+        let ssrc = answer.media[1].ssrc.unwrap();
+        self.peers[peer]
+            .received
+            .iter()
+            .filter(|p| p.0 == ssrc)
+            .map(|p| p.2)
+            .collect()
+    }
+}
+
+#[test]
+fn early_viewer_sees_the_publisher_and_its_return_without_a_sequence_jump() {
+    let mut net = Net::new(2);
+    let home = shard_for("webinar", 2);
+    let viewer_id = session_on(1 - home, 2, "early");
+    let (viewer, answer) = net.join(Role::Play, "webinar", &viewer_id);
+    net.run_until(Duration::from_secs(5), |net| {
+        net.peers[viewer].is_connected()
+    });
+
+    let (first, _) = net.join(Role::Publish, "webinar", "first");
+    net.run_until(Duration::from_secs(5), |net| {
+        net.peers[first].is_connected()
+    });
+    for seq in 1000..1010 {
+        net.publish_frame(first, home, seq, seq == 1000);
+    }
+    assert_eq!(net.video_received(viewer, &answer).len(), 10);
+
+    let deleted = net.shards[home].handle_control(
+        net.now,
+        Request::DeleteSession {
+            session: "first".into(),
+        },
+    );
+    assert_eq!(deleted, Response::Ok);
+    let (second, _) = net.join(Role::Publish, "webinar", "second");
+    net.run_until(Duration::from_secs(5), |net| {
+        net.peers[second].is_connected()
+    });
+    // The returning publisher starts mid-stream: its delta frames are held back and the
+    // viewer's need for a keyframe reaches the publisher as a PLI.
+    for seq in 50_000..50_003 {
+        net.publish_frame(second, home, seq, false);
+    }
+    assert_eq!(net.video_received(viewer, &answer).len(), 10);
+    assert!(
+        net.peers[second].pli_received >= 1,
+        "publisher asked for a keyframe"
+    );
+    for seq in 50_003..50_010 {
+        net.publish_frame(second, home, seq, seq == 50_003);
+    }
+    let seqs = net.video_received(viewer, &answer);
+    assert_eq!(seqs.len(), 17);
+    for pair in seqs.windows(2) {
+        assert_eq!(
+            pair[1],
+            pair[0].wrapping_add(1),
+            "no jump across the return: {seqs:?}"
+        );
+    }
+}
+
+#[test]
+fn keyframe_requests_from_many_viewers_reach_the_publisher_once_per_interval() {
+    let mut net = Net::new(2);
+    let home = shard_for("busy", 2);
+    let (publisher, _) = net.join(Role::Publish, "busy", "pub");
+    for i in 0..6 {
+        let id = session_on(i % 2, 2, &format!("v{i}"));
+        net.join(Role::Play, "busy", &id);
+    }
+    net.run_until(Duration::from_secs(5), |net| {
+        net.peers.iter().all(SimPeer::is_connected)
+    });
+    // Deltas only: every viewer waits for a keyframe and keeps asking, for two seconds.
+    for seq in 0..200 {
+        net.publish_frame(publisher, home, seq, false);
+    }
+    let plis = net.peers[publisher].pli_received;
+    assert!((1..=3).contains(&plis), "{plis} PLIs in 2 s for 6 viewers");
+}
+
 #[test]
 fn one_publisher_fans_out_to_viewers_on_both_shards_with_one_message_per_packet() {
     let mut net = Net::new(2);
