@@ -16,7 +16,7 @@ mod sim_peer;
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,6 +50,11 @@ pub struct ShardConfig {
 #[derive(Debug)]
 pub struct Transmit {
     pub destination: SocketAddr,
+    /// The local address to send from: the one the peer's checks arrived at. On a socket
+    /// bound to all addresses the kernel would otherwise pick by route, and a peer whose
+    /// check went to 127.0.0.1 from another local address would see the answer come from
+    /// elsewhere and discard it (ICE checks must be symmetric, RFC 8445 7.2.5.2.1).
+    pub source: Option<IpAddr>,
     pub contents: Vec<u8>,
 }
 
@@ -112,8 +117,15 @@ impl ShardCore {
         self.sessions.len()
     }
 
-    /// A datagram that arrived on this shard's socket from `source`.
-    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+    /// A datagram that arrived on this shard's socket from `source`, addressed to `local`
+    /// (when the runtime knows it).
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        local: Option<IpAddr>,
+        datagram: &[u8],
+    ) {
         // STUN names its session by ufrag; everything else by the address ICE verified.
         let key = match classify(datagram) {
             DatagramKind::Stun => local_ufrag(datagram)
@@ -126,7 +138,7 @@ impl ShardCore {
             return;
         };
         if let Some(session) = self.sessions.get_mut(&key) {
-            session.handle_receive(now, source, datagram);
+            session.handle_receive(now, source, local, datagram);
             self.after_session(now, key);
         }
     }

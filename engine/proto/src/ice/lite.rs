@@ -96,6 +96,7 @@ impl IceLite {
         // Build the answer first so that a failure leaves the state untouched.
         let response = self.verifier.success_response(transaction_id, source)?;
         self.transmits.push_back(Transmit {
+            source: None,
             destination: source,
             contents: response,
         });

@@ -146,6 +146,7 @@ impl Session {
         if srtp.protect_rtcp(plain, &mut contents).is_ok() {
             self.transmits.push_back(Transmit {
                 destination,
+                source: None,
                 contents,
             });
         }

@@ -8,7 +8,7 @@ mod feedback;
 mod media;
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,9 @@ use crate::srtp::SrtpSession;
 /// How often we send RTCP reports (RFC 3550 allows 5 s; browsers report every ~1 s and
 /// use ours for RTT and loss estimates).
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Peer addresses whose local counterpart we remember (one per candidate pair tried).
+const MAX_LOCALS: usize = 8;
 
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,8 @@ pub struct Session {
     srtp: Option<SrtpSession>,
     media: SessionMedia,
     verified: Vec<SocketAddr>,
+    /// (peer address, our address it sends to).
+    locals: Vec<(SocketAddr, IpAddr)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
     next_report: Option<Instant>,
@@ -138,6 +143,7 @@ impl Session {
             srtp: None,
             media,
             verified: Vec::new(),
+            locals: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_report: None,
@@ -176,9 +182,18 @@ impl Session {
         self.drops
     }
 
-    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        local: Option<IpAddr>,
+        datagram: &[u8],
+    ) {
         if self.closed {
             return;
+        }
+        if let Some(local) = local {
+            self.note_local(source, local);
         }
         match classify(datagram) {
             DatagramKind::Stun => self.handle_stun(now, source, datagram),
@@ -232,17 +247,29 @@ impl Session {
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if let Some(transmit) = self.ice.poll_transmit() {
-            return Some(transmit);
+            return Some(self.sent_from_local(transmit));
         }
         if let Some(destination) = self.ice.selected()
             && let Some(contents) = self.dtls.poll_transmit()
         {
-            return Some(Transmit {
+            return Some(self.sent_from_local(Transmit {
                 destination,
+                source: None,
                 contents,
-            });
+            }));
         }
-        self.transmits.pop_front()
+        let transmit = self.transmits.pop_front()?;
+        Some(self.sent_from_local(transmit))
+    }
+
+    /// Sends from the local address the peer reached us at.
+    fn sent_from_local(&self, mut transmit: Transmit) -> Transmit {
+        transmit.source = self
+            .locals
+            .iter()
+            .find(|(remote, _)| *remote == transmit.destination)
+            .map(|&(_, local)| local);
+        transmit
     }
 
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
@@ -259,6 +286,7 @@ impl Session {
             while let Some(contents) = self.dtls.poll_transmit() {
                 self.transmits.push_back(Transmit {
                     destination,
+                    source: None,
                     contents,
                 });
             }
@@ -266,6 +294,15 @@ impl Session {
         self.closed = true;
         info!(session = %self.id, stream = %self.stream, ?reason, "session closed");
         self.events.push_back(SessionEvent::Closed(reason));
+    }
+
+    /// Remembers which of our addresses `remote` talks to (a few entries per session).
+    fn note_local(&mut self, remote: SocketAddr, local: IpAddr) {
+        if let Some(entry) = self.locals.iter_mut().find(|(r, _)| *r == remote) {
+            entry.1 = local;
+        } else if self.locals.len() < MAX_LOCALS {
+            self.locals.push((remote, local));
+        }
     }
 
     fn handle_stun(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
@@ -355,6 +392,7 @@ impl Session {
                 {
                     self.transmits.push_back(Transmit {
                         destination,
+                        source: None,
                         contents,
                     });
                 } else {

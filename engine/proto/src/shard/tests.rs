@@ -77,7 +77,7 @@ impl Net {
         for peer in &mut self.peers {
             for (destination, datagram) in peer.poll_transmit(now) {
                 let shard = usize::from(destination.port() - 50_000);
-                self.shards[shard].handle_receive(now, peer.address, &datagram);
+                self.shards[shard].handle_receive(now, peer.address, None, &datagram);
             }
         }
         self.settle();
@@ -163,8 +163,8 @@ impl Net {
         let video = publisher.send_rtp(&video, "1", &vp8(keyframe, seq as u8));
         let audio = publisher.send_rtp(&audio, "0", &[0xfc, seq as u8]);
         let address = publisher.address;
-        self.shards[home].handle_receive(now, address, &video);
-        self.shards[home].handle_receive(now, address, &audio);
+        self.shards[home].handle_receive(now, address, None, &video);
+        self.shards[home].handle_receive(now, address, None, &audio);
         self.step();
     }
 
@@ -289,8 +289,8 @@ fn one_publisher_fans_out_to_viewers_on_both_shards_with_one_message_per_packet(
         let video = peer.send_rtp(&video, "1", &vp8(i == 0, i as u8));
         let audio = peer.send_rtp(&audio, "0", &[0xfc, i as u8]);
         let address = peer.address;
-        net.shards[home].handle_receive(now, address, &video);
-        net.shards[home].handle_receive(now, address, &audio);
+        net.shards[home].handle_receive(now, address, None, &video);
+        net.shards[home].handle_receive(now, address, None, &audio);
         net.step();
     }
 

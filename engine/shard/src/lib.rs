@@ -1,0 +1,23 @@
+//! shardcast's runtime: thin glue that drives the protocol core (`shardcast_proto`) from pinned
+//! threads, each with its own io_uring and UDP socket.
+//!
+//! In the order a packet meets them: [`udp`] (the socket), [`io_slots`] (the memory io_uring
+//! receives into and sends from), [`event_loop`] (one shard's loop around its `ShardCore`),
+//! [`mesh`] over [`ring`] and [`wake`] (what shards hand each other), [`control_socket`]
+//! (signaling's requests), and [`engine`] which starts all of it.
+
+pub mod addresses;
+pub mod cli;
+pub mod control_socket;
+pub mod counters;
+pub mod engine;
+pub mod event_loop;
+pub mod io_slots;
+pub mod mesh;
+pub mod ring;
+pub mod signal;
+pub mod udp;
+pub mod up;
+pub mod wake;
+
+pub use engine::{Engine, EngineConfig};
