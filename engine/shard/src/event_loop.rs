@@ -7,13 +7,12 @@
 //! a flood from delaying timers.
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use io_uring::{IoUring, opcode, squeue, types};
+use io_uring::IoUring;
 use shardcast_proto::router::ShardMessage;
 use shardcast_proto::shard::ShardCore;
 
@@ -22,6 +21,7 @@ use crate::counters::{Counter, ShardCounters};
 use crate::io_slots::{Received, RecvSlot, SendSlots, SourceAddress};
 use crate::mesh::ShardLinks;
 use crate::udp::UdpSocket;
+use crate::uring::{KIND_RECV, KIND_SEND, KIND_WAKE, Uring, split_user_data};
 use crate::wake::Waker;
 
 /// Receives kept in flight at all times.
@@ -36,12 +36,6 @@ const MESSAGES_PER_TURN: usize = 256;
 const MAX_SENDS_IN_FLIGHT: usize = 1024;
 const STATS_INTERVAL: Duration = Duration::from_secs(10);
 
-/// What a completion belongs to, in the top byte of its user data; the rest is a slot index.
-const KIND_SHIFT: u32 = 56;
-const KIND_RECV: u64 = 1;
-const KIND_SEND: u64 = 2;
-const KIND_WAKE: u64 = 3;
-
 /// Everything one shard thread owns.
 pub struct ShardLoop {
     pub index: usize,
@@ -52,16 +46,6 @@ pub struct ShardLoop {
     pub waker: Arc<Waker>,
     pub stopping: Arc<AtomicBool>,
     pub counters: Arc<ShardCounters>,
-}
-
-/// The loop's io_uring and the memory its operations point into.
-struct Uring {
-    ring: IoUring,
-    /// Allocated once and never resized, so the kernel's pointers into it stay valid.
-    recv_slots: Box<[RecvSlot]>,
-    sends: SendSlots,
-    wake_buffer: Box<u64>,
-    completions: Vec<(u64, i32)>,
 }
 
 /// A shard ready to run: its ring exists and every receive is armed.
@@ -258,94 +242,6 @@ impl ArmedShard {
             core = ?self.shard.core.counters(),
             "shard counters"
         );
-    }
-}
-
-/// The operation kind and slot index packed into a completion's user data.
-fn split_user_data(user_data: u64) -> (u64, usize) {
-    (
-        user_data >> KIND_SHIFT,
-        (user_data & ((1 << KIND_SHIFT) - 1)) as usize,
-    )
-}
-
-impl Uring {
-    /// The datagram receive slot `slot` completed with `result`, or `None` when the receive
-    /// failed or its datagram is unusable.
-    fn received(&self, slot: usize, result: i32) -> Option<Received<'_>> {
-        let length = usize::try_from(result).ok()?;
-        self.recv_slots.get(slot)?.received(length)
-    }
-
-    fn arm_recv(&mut self, socket: &UdpSocket, slot: usize) -> io::Result<()> {
-        let Some(recv) = self.recv_slots.get_mut(slot) else {
-            return Ok(());
-        };
-        let entry = opcode::RecvMsg::new(types::Fd(socket.as_raw_fd()), recv.prepare())
-            .build()
-            .user_data(KIND_RECV << KIND_SHIFT | slot as u64);
-        self.push(&entry)
-    }
-
-    fn arm_wake(&mut self, waker: &Waker) -> io::Result<()> {
-        let buffer: *mut u64 = &raw mut *self.wake_buffer;
-        let entry = opcode::Read::new(types::Fd(waker.as_raw_fd()), buffer.cast(), 8)
-            .build()
-            .user_data(KIND_WAKE << KIND_SHIFT);
-        self.push(&entry)
-    }
-
-    fn push_send(
-        &mut self,
-        socket: &UdpSocket,
-        destination: std::net::SocketAddr,
-        source: Option<SourceAddress>,
-        contents: Vec<u8>,
-    ) -> io::Result<()> {
-        let (slot, header) = self.sends.start(destination, source, contents);
-        let entry = opcode::SendMsg::new(types::Fd(socket.as_raw_fd()), header)
-            .build()
-            .user_data(KIND_SEND << KIND_SHIFT | slot as u64);
-        self.push(&entry)
-    }
-
-    /// Queues one SQE, submitting what is queued first when the submission queue is full.
-    fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
-        loop {
-            // SAFETY: every SQE points into memory this struct owns and keeps in place until
-            // its completion: receive slots and the wake buffer live as long as the ring, and a
-            // send slot (datagram, address and control message) is reused only after its
-            // completion arrives.
-            if unsafe { self.ring.submission().push(entry) }.is_ok() {
-                return Ok(());
-            }
-            self.ring.submit()?;
-        }
-    }
-
-    /// Submits everything queued; waits for a completion until `deadline` unless completions
-    /// are already waiting.
-    fn submit_and_wait(&mut self, backlog: bool, deadline: Instant) -> io::Result<()> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let result = if backlog || wait.is_zero() {
-            self.ring.submit()
-        } else {
-            let timeout = types::Timespec::from(wait);
-            let args = types::SubmitArgs::new().timespec(&timeout);
-            self.ring.submitter().submit_with_args(1, &args)
-        };
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if matches!(
-                    error.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(error),
-        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod ring;
 pub mod signal;
 pub mod udp;
 pub mod up;
+mod uring;
 pub mod wake;
 
 pub use engine::{Engine, EngineConfig};
