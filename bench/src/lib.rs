@@ -1,0 +1,8 @@
+//! shardcast-bench: plays one publisher and many viewers against any WHIP/WHEP server.
+//!
+//! Like the engine, the protocol parts are sans-IO state machines driven with an explicit
+//! `now`, so the accounting and the peers are tested with simulated time.
+
+pub mod accounting;
+pub mod media;
+pub mod peer;
