@@ -18,6 +18,10 @@ use crate::router::SenderClock;
 use crate::rtcp::ReportBlock;
 use crate::rtp::{ExtensionKind, ExtensionMap, RtpPacket};
 
+/// SSRCs a publisher may use (media, RTX, simulcast layers); a publisher cycling through
+/// more cannot make us remember them all.
+const MAX_SSRCS: usize = 32;
+
 /// Why an incoming packet was not forwarded (each is counted by the caller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum IngressDrop {
@@ -113,13 +117,13 @@ impl PublisherIngress {
         let kind = track.kind;
 
         let ssrc = rtp.ssrc();
-        match self.stats.iter_mut().find(|s| s.ssrc() == ssrc) {
-            Some(stats) => stats.on_packet(now, rtp.sequence_number(), rtp.timestamp()),
-            None => {
-                let mut stats = ReceiverStats::new(ssrc, clock_rate, now);
-                stats.on_packet(now, rtp.sequence_number(), rtp.timestamp());
-                self.stats.push(stats);
-            }
+        let (seq, timestamp) = (rtp.sequence_number(), rtp.timestamp());
+        if let Some(stats) = self.stats.iter_mut().find(|s| s.ssrc() == ssrc) {
+            stats.on_packet(now, seq, timestamp);
+        } else if self.stats.len() < MAX_SSRCS {
+            let mut stats = ReceiverStats::new(ssrc, clock_rate, now);
+            stats.on_packet(now, seq, timestamp);
+            self.stats.push(stats);
         }
 
         let origin = MediaOrigin {
@@ -166,7 +170,9 @@ impl PublisherIngress {
             .or_else(by_ssrc)
             .or_else(by_payload_type)
             .ok_or(IngressDrop::UnknownTrack)?;
-        self.bound.insert(ssrc, index);
+        if self.bound.len() < MAX_SSRCS {
+            self.bound.insert(ssrc, index);
+        }
         Ok(index)
     }
 
@@ -199,19 +205,80 @@ impl PublisherIngress {
 
     /// The SSRC of the publisher's video, where keyframe requests go.
     pub fn video_ssrc(&self) -> Option<u32> {
-        self.bound
+        // Only media SSRCs have receiver stats: an RTX SSRC (Chrome probes bandwidth with RTX
+        // padding before any loss) is bound to the video track too, but a PLI naming it is
+        // ignored by the encoder.
+        self.stats
             .iter()
-            .find(|&(_, &index)| {
-                self.tracks
-                    .get(index)
+            .map(ReceiverStats::ssrc)
+            .find(|ssrc| {
+                self.bound
+                    .get(ssrc)
+                    .and_then(|&index| self.tracks.get(index))
                     .is_some_and(|t| t.kind == MediaKind::Video)
             })
-            .map(|(&ssrc, _)| ssrc)
             .or_else(|| {
                 self.tracks
                     .iter()
                     .find(|t| t.kind == MediaKind::Video)
                     .and_then(|t| t.declared_ssrcs.first().copied())
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::{RtpHeader, write_rtp};
+    use shardcast_control::Codec;
+
+    fn video_section() -> MediaSection {
+        MediaSection {
+            mid: "1".into(),
+            kind: MediaKind::Video,
+            codecs: vec![Codec {
+                payload_type: 96,
+                name: CodecName::Vp8,
+                clock_rate: 90_000,
+                channels: None,
+                fmtp: String::new(),
+                rtx_payload_type: Some(97),
+                feedback: vec![],
+            }],
+            extensions: vec![],
+            ssrcs: vec![],
+            rtx_pairs: vec![],
+        }
+    }
+
+    fn packet(payload_type: u8, ssrc: u32, seq: u16) -> Vec<u8> {
+        let header = RtpHeader {
+            marker: false,
+            payload_type,
+            sequence_number: seq,
+            timestamp: 0,
+            ssrc,
+        };
+        let mut buf = [0u8; 64];
+        let len = write_rtp(&mut buf, &header, &[], &[0x10, 0x01]).unwrap();
+        buf[..len].to_vec()
+    }
+
+    #[test]
+    fn keyframe_requests_name_the_media_ssrc_even_when_rtx_probing_came_first() {
+        let now = Instant::now();
+        let mut ingress = PublisherIngress::new(&[video_section()], 1);
+        for seq in 0..20 {
+            let rtx = ingress.handle_rtp(now, packet(97, 0xAAAA_0000 + u32::from(seq), seq));
+            assert_eq!(rtx.err(), Some(IngressDrop::Repair));
+        }
+        assert_eq!(ingress.video_ssrc(), None, "no media SSRC known yet");
+        ingress.handle_rtp(now, packet(96, 0x1234, 1)).unwrap();
+        assert_eq!(ingress.video_ssrc(), Some(0x1234));
+        assert_eq!(
+            ingress.report_blocks(now).count(),
+            1,
+            "RTX is not reported on"
+        );
     }
 }
