@@ -1,0 +1,110 @@
+//! The viewer side of a run: the worker threads and the signaling thread that feeds them.
+
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::accounting::MeasurementWindow;
+use crate::peer::PeerConfig;
+
+use super::clock::CaptureClock;
+use super::joins::{self, JoinOutcome, JoinPlan, Ramp, WorkerInbox};
+use super::viewer::ViewerOutcome;
+use super::wake::EventFd;
+use super::worker::{self, WorkerSetup};
+use super::{BenchConfig, DriverError};
+
+/// A worker thread, and the eventfd that wakes it to see `stopping`.
+type Worker = (JoinHandle<io::Result<Vec<ViewerOutcome>>>, Arc<EventFd>);
+
+pub struct Viewers {
+    /// The end of the ramp: when the last offer is due.
+    pub steady_start: Instant,
+    pub steady_end: Instant,
+    workers: Vec<Worker>,
+    joins: JoinHandle<JoinOutcome>,
+}
+
+impl Viewers {
+    /// Starts the workers, then the ramp from now.
+    pub fn start(
+        config: &BenchConfig,
+        peer_config: PeerConfig,
+        candidate_ip: Option<IpAddr>,
+        clock: CaptureClock,
+        seed: u64,
+        stopping: &Arc<AtomicBool>,
+    ) -> Result<Self, DriverError> {
+        let ramp = Ramp {
+            start: Instant::now(),
+            per_second: config.ramp_per_second,
+        };
+        let steady_start = ramp.end(config.viewers);
+        let steady_end = steady_start + config.duration;
+        let window = MeasurementWindow::between(steady_start, steady_end);
+        let capacity = config.viewers.div_ceil(config.threads);
+        let mut workers = Vec::with_capacity(config.threads);
+        let mut inboxes = Vec::with_capacity(config.threads);
+        for number in 0..config.threads {
+            let (sender, new_viewers) = mpsc::channel();
+            let waker = Arc::new(EventFd::new()?);
+            let cpu = config.cpus.get(number % config.cpus.len().max(1)).copied();
+            let setup = WorkerSetup {
+                new_viewers,
+                waker: waker.clone(),
+                stopping: stopping.clone(),
+                cpu,
+                window,
+                clock,
+                capacity,
+            };
+            workers.push((worker::spawn(number, setup)?, waker.clone()));
+            inboxes.push(WorkerInbox { sender, waker });
+        }
+        let plan = JoinPlan {
+            whep_url: config.whep_url.clone(),
+            token: config.token.clone(),
+            viewers: config.viewers,
+            ramp,
+            peer_config,
+            candidate_ip,
+            seed,
+            workers: inboxes,
+            stopping: stopping.clone(),
+        };
+        let joins = std::thread::Builder::new()
+            .name("bench-signaling".into())
+            .spawn(move || joins::run(&plan))?;
+        Ok(Self {
+            steady_start,
+            steady_end,
+            workers,
+            joins,
+        })
+    }
+
+    /// Waits for every thread (`stopping` must be set): each viewer's outcome, and what the
+    /// signaling thread did.
+    pub fn finish(self) -> (Result<Vec<ViewerOutcome>, DriverError>, JoinOutcome) {
+        let joined = self.joins.join().unwrap_or_default();
+        let mut outcomes = Vec::new();
+        let mut failure = None;
+        for (handle, waker) in self.workers {
+            waker.wake();
+            match handle.join() {
+                Ok(Ok(mut some)) => outcomes.append(&mut some),
+                Ok(Err(error)) => {
+                    failure.get_or_insert(DriverError::Io(error));
+                }
+                Err(_) => {
+                    failure.get_or_insert(DriverError::Panicked("viewer worker"));
+                }
+            }
+        }
+        (failure.map_or(Ok(outcomes), Err), joined)
+    }
+}

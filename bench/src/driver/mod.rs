@@ -1,0 +1,314 @@
+//! The runtime that plays one publisher and many viewers against a server, for real.
+//!
+//! Threads, in the order a run starts them: the `publisher` (one WHIP session on a plain
+//! UDP socket), the viewer `worker`s (each many viewers on its own io_uring, see `ring` and
+//! `slots`), and the signaling thread in `joins` that posts WHEP offers at the ramp rate and
+//! hands each accepted viewer to a worker. [`run`] itself waits out the ramp and the steady
+//! window, samples the server's usage at both ends of it, then stops everything, ends every
+//! session and adds up what the viewers measured.
+
+mod clock;
+mod codec_offer;
+mod fleet;
+mod joins;
+mod net;
+mod probe;
+mod publisher;
+mod ring;
+mod slots;
+mod timers;
+mod viewer;
+mod wake;
+mod worker;
+
+use std::io;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use shardcast_proto::dtls::{Certificate, DtlsConfig, DtlsError};
+
+use crate::accounting::Summary;
+use crate::media::{LoopStats, MediaError};
+use crate::peer::{H264_PAYLOAD_TYPE, PeerConfig, PeerError, VP8_PAYLOAD_TYPE};
+use crate::server_usage::{self, ServerUsage};
+use crate::whip_client::WhipError;
+
+use clock::CaptureClock;
+use fleet::Viewers;
+use joins::JoinOutcome;
+use publisher::{CONNECT_TIMEOUT, PublisherSetup};
+use viewer::ViewerOutcome;
+
+/// The video codec the publisher sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchCodec {
+    Vp8,
+    H264,
+}
+
+impl BenchCodec {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Vp8 => "VP8",
+            Self::H264 => "H264",
+        }
+    }
+
+    fn payload_type(self) -> u8 {
+        match self {
+            Self::Vp8 => VP8_PAYLOAD_TYPE,
+            Self::H264 => H264_PAYLOAD_TYPE,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub whip_url: String,
+    pub whep_url: String,
+    pub token: Option<String>,
+    pub viewers: usize,
+    /// Viewers posted per second.
+    pub ramp_per_second: f64,
+    /// The steady-state window: measured from the end of the ramp.
+    pub duration: Duration,
+    /// Viewer worker threads.
+    pub threads: usize,
+    /// Cores to pin worker i to (`cpus[i % len]`); empty leaves them to the scheduler.
+    pub cpus: Vec<usize>,
+    pub lite: Option<NonZeroU32>,
+    pub codec: BenchCodec,
+    /// Host candidates in the offers (some ICE-lite servers drop sessions that have them).
+    pub offer_candidates: bool,
+    /// Server processes whose CPU and memory are sampled over the steady window.
+    pub server_pids: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub viewers_requested: usize,
+    /// Connected at the end of the run.
+    pub viewers_connected: usize,
+    /// The rest: refused, unusable answer, never connected, or lost.
+    pub viewers_failed: usize,
+    pub steady: Duration,
+    /// Counters over the steady window; join and first-keyframe times over every viewer.
+    pub video: Summary,
+    pub audio: Summary,
+    pub publisher: LoopStats,
+    pub server: Vec<ServerUsage>,
+    /// Viewer-packets received in the steady window.
+    pub delivered_packets: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(&'static str),
+    #[error("cannot make the peers' certificate: {0}")]
+    Certificate(String),
+    #[error("cannot set up DTLS: {0}")]
+    Dtls(#[from] DtlsError),
+    #[error("the media files cannot be read: {0}")]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error("WHIP offer refused: {0}")]
+    PublisherRefused(#[source] WhipError),
+    #[error("the WHIP answer cannot be used: {0}")]
+    PublisherAnswer(#[source] PeerError),
+    #[error("the WHIP answer does not accept {0} video")]
+    CodecRefused(&'static str),
+    #[error("the publisher did not connect within {0:?}")]
+    PublisherNotConnected(Duration),
+    #[error("the publisher's session was lost: {0}")]
+    PublisherLost(&'static str),
+    #[error("no viewer connected ({failed} failed); the first failure: {first_failure}")]
+    NoViewerConnected {
+        failed: usize,
+        first_failure: String,
+    },
+    #[error("cannot read the usage of server process {pid}: {source}")]
+    ServerUsage { pid: u32, source: io::Error },
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
+}
+
+/// How often waits look at the publisher, so its failure ends the run at once.
+const PUBLISHER_CHECK: Duration = Duration::from_millis(100);
+
+/// Runs one benchmark: publisher up, viewers ramped, steady window measured, all torn down.
+pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
+    validate(config)?;
+    for &pid in &config.server_pids {
+        sample_server(pid)?;
+    }
+    let certificate =
+        Certificate::generate().map_err(|error| DriverError::Certificate(error.to_string()))?;
+    let mut peer_config = PeerConfig::new(Arc::new(certificate), DtlsConfig::new()?);
+    peer_config.lite = config.lite;
+    let candidate_ip = if config.offer_candidates {
+        Some(net::local_ip_towards(&config.whep_url)?)
+    } else {
+        None
+    };
+    let clock = CaptureClock::start();
+    let seed = rand::random();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (connected_tx, connected_rx) = mpsc::channel();
+    let publisher = publisher::spawn(
+        PublisherSetup {
+            whip_url: config.whip_url.clone(),
+            token: config.token.clone(),
+            codec: config.codec,
+            peer_config: peer_config.clone(),
+            candidate_ip,
+            clock,
+            stopping: stopping.clone(),
+            seed,
+        },
+        connected_tx,
+    )?;
+    // Generous: the POST, then ICE and DTLS.
+    if connected_rx.recv_timeout(CONNECT_TIMEOUT * 3).is_err() {
+        stopping.store(true, Ordering::Release);
+        return Err(finish_publisher(publisher)
+            .err()
+            .unwrap_or(DriverError::PublisherNotConnected(CONNECT_TIMEOUT)));
+    }
+    let viewers = Viewers::start(config, peer_config, candidate_ip, clock, seed, &stopping);
+    let viewers = match viewers {
+        Ok(viewers) => viewers,
+        Err(error) => {
+            stopping.store(true, Ordering::Release);
+            finish_publisher(publisher)?;
+            return Err(error);
+        }
+    };
+    let measured = measure(config, &viewers, &publisher);
+    stopping.store(true, Ordering::Release);
+    let (outcomes, joined) = viewers.finish();
+    joins::delete_all(&joined.sessions, config.token.as_deref());
+    let publisher_stats = finish_publisher(publisher)?;
+    let (steady, server) = measured?;
+    report(config, outcomes?, joined, publisher_stats, steady, server)
+}
+
+fn validate(config: &BenchConfig) -> Result<(), DriverError> {
+    if config.viewers == 0 {
+        return Err(DriverError::InvalidConfig("at least one viewer is needed"));
+    }
+    if config.threads == 0 {
+        return Err(DriverError::InvalidConfig(
+            "at least one viewer thread is needed",
+        ));
+    }
+    if !(config.ramp_per_second.is_finite() && config.ramp_per_second > 0.0) {
+        return Err(DriverError::InvalidConfig(
+            "the ramp must be a positive number of viewers per second",
+        ));
+    }
+    if config.duration.is_zero() {
+        return Err(DriverError::InvalidConfig(
+            "the duration must be more than zero",
+        ));
+    }
+    Ok(())
+}
+
+fn sample_server(pid: u32) -> Result<server_usage::UsageSample, DriverError> {
+    server_usage::sample(pid, Instant::now())
+        .map_err(|source| DriverError::ServerUsage { pid, source })
+}
+
+fn finish_publisher(
+    publisher: JoinHandle<Result<LoopStats, DriverError>>,
+) -> Result<LoopStats, DriverError> {
+    publisher
+        .join()
+        .map_err(|_| DriverError::Panicked("publisher"))?
+}
+
+/// Waits out the ramp, samples the servers, waits out the steady window, samples again:
+/// the steady window's length and each server's usage over it.
+fn measure(
+    config: &BenchConfig,
+    viewers: &Viewers,
+    publisher: &JoinHandle<Result<LoopStats, DriverError>>,
+) -> Result<(Duration, Vec<ServerUsage>), DriverError> {
+    wait_until(viewers.steady_start, publisher)?;
+    let first = sample_all(&config.server_pids)?;
+    wait_until(viewers.steady_end, publisher)?;
+    let last = sample_all(&config.server_pids)?;
+    let usage = config
+        .server_pids
+        .iter()
+        .zip(first.iter().zip(&last))
+        .map(|(&pid, (first, last))| server_usage::usage_between(first, last, pid))
+        .collect();
+    Ok((viewers.steady_end - viewers.steady_start, usage))
+}
+
+fn sample_all(pids: &[u32]) -> Result<Vec<server_usage::UsageSample>, DriverError> {
+    pids.iter().map(|&pid| sample_server(pid)).collect()
+}
+
+/// Sleeps until `at`; an error as soon as the publisher thread ended (its own error is
+/// what the run reports).
+fn wait_until(
+    at: Instant,
+    publisher: &JoinHandle<Result<LoopStats, DriverError>>,
+) -> Result<(), DriverError> {
+    loop {
+        if publisher.is_finished() {
+            return Err(DriverError::PublisherLost("the publisher stopped"));
+        }
+        let left = at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(PUBLISHER_CHECK));
+    }
+}
+
+fn report(
+    config: &BenchConfig,
+    outcomes: Vec<ViewerOutcome>,
+    joined: JoinOutcome,
+    publisher: LoopStats,
+    steady: Duration,
+    server: Vec<ServerUsage>,
+) -> Result<RunReport, DriverError> {
+    let mut video = Summary::new();
+    let mut audio = Summary::new();
+    let mut connected = 0;
+    for outcome in &outcomes {
+        video.add(&outcome.video);
+        audio.add(&outcome.audio);
+        connected += usize::from(outcome.connected);
+    }
+    if connected == 0 {
+        return Err(DriverError::NoViewerConnected {
+            failed: config.viewers,
+            first_failure: joined
+                .first_failure
+                .unwrap_or_else(|| "ICE or DTLS never completed".into()),
+        });
+    }
+    let delivered_packets = video.totals().packets + audio.totals().packets;
+    Ok(RunReport {
+        viewers_requested: config.viewers,
+        viewers_connected: connected,
+        viewers_failed: config.viewers - connected,
+        steady,
+        video,
+        audio,
+        publisher,
+        server,
+        delivered_packets,
+    })
+}

@@ -1,0 +1,208 @@
+//! A viewer worker thread: many viewers on one io_uring.
+//!
+//! Each turn: read the clock once, take a bounded batch of completions (datagrams go to
+//! their viewer's peer, the receive is armed again), take new viewers from the signaling
+//! thread, fire a bounded number of due timers, then let every viewer touched this turn
+//! account its packets and send its feedback, submit once, and sleep until the earliest
+//! deadline or a wake. The bounds keep a flood of packets from delaying NACK timers.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::accounting::MeasurementWindow;
+
+use super::clock::CaptureClock;
+use super::ring::{Completion, ViewerRing};
+use super::timers::Timers;
+use super::viewer::{NewViewer, Viewer, ViewerOutcome};
+use super::wake::EventFd;
+
+const COMPLETIONS_PER_TURN: usize = 1024;
+const TIMERS_PER_TURN: usize = 512;
+const NEW_VIEWERS_PER_TURN: usize = 64;
+/// Sends in flight, so that they plus one receive per viewer fit the completion queue.
+const MAX_SENDS_IN_FLIGHT: usize = 1024;
+/// The longest sleep, so a missed wake costs at most this much.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// A deadline already past after its viewer was processed is retried this much later
+/// rather than at once, so a timer that cannot make progress never spins.
+const RETRY_DELAY: Duration = Duration::from_millis(1);
+
+/// What one worker thread is given.
+pub struct WorkerSetup {
+    pub new_viewers: Receiver<NewViewer>,
+    pub waker: Arc<EventFd>,
+    pub stopping: Arc<AtomicBool>,
+    pub cpu: Option<usize>,
+    pub window: MeasurementWindow,
+    pub clock: CaptureClock,
+    /// How many viewers it will get, to size the ring.
+    pub capacity: usize,
+}
+
+/// Starts worker `number`; it runs until `stopping` is set and it is woken, then returns
+/// every viewer's outcome.
+pub fn spawn(
+    number: usize,
+    setup: WorkerSetup,
+) -> io::Result<JoinHandle<io::Result<Vec<ViewerOutcome>>>> {
+    std::thread::Builder::new()
+        .name(format!("bench-viewers-{number}"))
+        .spawn(move || {
+            if let Some(cpu) = setup.cpu
+                && !core_affinity::set_for_current(core_affinity::CoreId { id: cpu })
+            {
+                return Err(io::Error::other(format!(
+                    "cannot pin a worker to CPU {cpu}"
+                )));
+            }
+            Worker::new(setup)?.run()
+        })
+}
+
+struct Worker {
+    /// First, so it is dropped before the sockets and the eventfd its operations use.
+    ring: ViewerRing,
+    viewers: Vec<Viewer>,
+    timers: Timers,
+    touched: Vec<usize>,
+    outbox: VecDeque<(usize, SocketAddr, Vec<u8>)>,
+    completions: Vec<Completion>,
+    setup: WorkerSetup,
+}
+
+impl Worker {
+    fn new(setup: WorkerSetup) -> io::Result<Self> {
+        let wanted = setup.capacity + MAX_SENDS_IN_FLIGHT + 1;
+        let entries = wanted.next_power_of_two().clamp(64, 32_768) as u32;
+        Ok(Self {
+            ring: ViewerRing::new(entries)?,
+            viewers: Vec::with_capacity(setup.capacity),
+            timers: Timers::default(),
+            touched: Vec::new(),
+            outbox: VecDeque::new(),
+            completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
+            setup,
+        })
+    }
+
+    fn run(mut self) -> io::Result<Vec<ViewerOutcome>> {
+        self.ring.arm_wake(self.setup.waker.as_raw_fd())?;
+        loop {
+            let now = Instant::now();
+            let backlog = self.handle_completions(now)?;
+            self.take_new_viewers()?;
+            self.fire_timers(now);
+            self.process_touched(now)?;
+            if self.setup.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            let latest = now + IDLE_WAIT;
+            let deadline = self.timers.next().map_or(latest, |due| due.min(latest));
+            self.ring.submit_and_wait(backlog, deadline)?;
+        }
+        let now = Instant::now();
+        Ok(self.viewers.iter().map(|v| v.outcome(now)).collect())
+    }
+
+    /// Handles up to one turn's completions; true when more are already waiting.
+    fn handle_completions(&mut self, now: Instant) -> io::Result<bool> {
+        let backlog = self
+            .ring
+            .take_completions(COMPLETIONS_PER_TURN, &mut self.completions);
+        for &completion in &self.completions {
+            match completion {
+                Completion::Recv { slot, result } => {
+                    let Some(viewer) = self.viewers.get_mut(slot) else {
+                        continue;
+                    };
+                    if let Some((source, datagram)) = self.ring.received(slot, result) {
+                        viewer.handle_datagram(now, source, datagram);
+                    }
+                    let fd = viewer.fd();
+                    touch(viewer, slot, &mut self.touched);
+                    self.ring.arm_recv(fd, slot)?;
+                }
+                // A failed send is a lost datagram, which the server's side of the
+                // accounting sees like any other loss.
+                Completion::Send { slot, .. } => self.ring.finish_send(slot),
+                Completion::Wake => self.ring.arm_wake(self.setup.waker.as_raw_fd())?,
+            }
+        }
+        Ok(backlog)
+    }
+
+    fn take_new_viewers(&mut self) -> io::Result<()> {
+        for _ in 0..NEW_VIEWERS_PER_TURN {
+            let Ok(new) = self.setup.new_viewers.try_recv() else {
+                break;
+            };
+            let slot = self.ring.add_recv_slot();
+            let mut viewer = Viewer::new(new, self.setup.window);
+            self.ring.arm_recv(viewer.fd(), slot)?;
+            // Its first connectivity checks are already queued.
+            touch(&mut viewer, slot, &mut self.touched);
+            self.viewers.push(viewer);
+        }
+        Ok(())
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        for _ in 0..TIMERS_PER_TURN {
+            let Some((due, slot)) = self.timers.pop_due(now) else {
+                break;
+            };
+            let Some(viewer) = self.viewers.get_mut(slot) else {
+                continue;
+            };
+            if viewer.scheduled != Some(due) {
+                continue;
+            }
+            viewer.scheduled = None;
+            viewer.handle_timeout(now);
+            touch(viewer, slot, &mut self.touched);
+        }
+    }
+
+    /// Accounting, feedback, transmits and the next deadline of every touched viewer.
+    fn process_touched(&mut self, now: Instant) -> io::Result<()> {
+        for slot in self.touched.drain(..) {
+            let Some(viewer) = self.viewers.get_mut(slot) else {
+                continue;
+            };
+            viewer.touched = false;
+            viewer.process(now, &self.setup.clock);
+            while let Some((destination, datagram)) = viewer.poll_transmit() {
+                self.outbox.push_back((slot, destination, datagram));
+            }
+            if let Some(deadline) = viewer.deadline() {
+                let at = deadline.max(now + RETRY_DELAY);
+                self.timers.schedule(slot, at, &mut viewer.scheduled);
+            }
+        }
+        while self.ring.sends_in_flight() < MAX_SENDS_IN_FLIGHT {
+            let Some((slot, destination, datagram)) = self.outbox.pop_front() else {
+                break;
+            };
+            if let Some(viewer) = self.viewers.get(slot) {
+                self.ring.send(viewer.fd(), destination, datagram)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Puts `viewer` on this turn's list once.
+fn touch(viewer: &mut Viewer, slot: usize, touched: &mut Vec<usize>) {
+    if !viewer.touched {
+        viewer.touched = true;
+        touched.push(slot);
+    }
+}

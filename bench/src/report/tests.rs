@@ -1,0 +1,218 @@
+//! The table and the JSON of a hand-built report whose every figure is known.
+
+use crate::accounting::{LatencyHistogram, ViewerStats};
+use crate::media::LoopStats;
+use crate::server_usage::ServerUsage;
+
+use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Latencies that are their histogram bucket's midpoint, so percentiles are exact.
+const LOW_LATENCY: Duration = Duration::from_micros(9_984);
+const HIGH_LATENCY: Duration = Duration::from_micros(19_968);
+
+fn viewer(join_ms: u32, counters: Counters, latency: Duration, bitrate_bps: u64) -> ViewerStats {
+    let mut histogram = LatencyHistogram::default();
+    histogram.record(latency);
+    ViewerStats {
+        counters,
+        longest_freeze: Duration::ZERO,
+        frozen_for: None,
+        join_time: Some(MS * join_ms),
+        first_keyframe_time: Some(MS * (join_ms + 50)),
+        latency: histogram,
+        bitrate_bps,
+    }
+}
+
+fn report(server: Vec<ServerUsage>) -> RunReport {
+    let mut first = viewer(
+        100,
+        Counters {
+            packets: 1000,
+            bytes: 1_000_000,
+            duplicates: 2,
+            reordered: 3,
+            lost: 10,
+            recovered: 9,
+            unrecovered: 1,
+            nacks_sent: 10,
+            plis_sent: 1,
+            frames: 300,
+            freezes: 1,
+            ..Counters::default()
+        },
+        LOW_LATENCY,
+        1_500_000,
+    );
+    first.longest_freeze = MS * 250;
+    let mut second = viewer(
+        200,
+        Counters {
+            packets: 999,
+            bytes: 999_000,
+            lost: 5,
+            recovered: 5,
+            nacks_sent: 5,
+            frames: 300,
+            ..Counters::default()
+        },
+        HIGH_LATENCY,
+        1_400_000,
+    );
+    second.frozen_for = Some(MS * 300);
+    let mut video = Summary::new();
+    video.add(&first);
+    video.add(&second);
+    RunReport {
+        viewers_requested: 3,
+        viewers_connected: 2,
+        viewers_failed: 1,
+        steady: Duration::from_secs(10),
+        video,
+        // No audio arrived at all: every figure of it is absent, none is zero by mistake.
+        audio: Summary::new(),
+        publisher: LoopStats {
+            nack_requests: 20,
+            retransmissions: 18,
+            keyframe_requests: 2,
+        },
+        server,
+        delivered_packets: 1_000_000,
+    }
+}
+
+fn two_servers() -> Vec<ServerUsage> {
+    vec![
+        ServerUsage {
+            pid: 100,
+            cpu_percent: 40.0,
+            rss_bytes: 100 << 20,
+        },
+        ServerUsage {
+            pid: 101,
+            cpu_percent: 10.0,
+            rss_bytes: 20 << 20,
+        },
+    ]
+}
+
+#[test]
+fn the_table_shows_every_figure_aligned() {
+    let expected = "\
+viewers: 3 requested, 2 connected, 1 failed; steady window 10.0 s
+
+                                               video  audio
+viewers joined                                   2/2    0/0
+join p50/p99/max ms            100.0 / 200.0 / 200.0      -
+first keyframe p50/p99/max ms  150.0 / 250.0 / 250.0      -
+latency p50/p99/p99.9 ms          10.0 / 20.0 / 20.0      -
+packets received                                1999      0
+lost before recovery                     15 (0.750%)      0
+unrecovered                               1 (0.050%)      0
+duplicates                                         2      0
+NACKs sent                                        15      0
+PLIs sent                                          1      0
+freezes (longest ms)                         1 (250)  0 (0)
+frozen at end                                      1      0
+bitrate p50 / min kbps                   1400 / 1400      -
+
+publisher: 20 packets NACKed, 18 retransmitted, 2 keyframe requests
+
+server pid  CPU %  RSS MiB
+100          40.0    100.0
+101          10.0     20.0
+total        50.0    120.0
+server CPU per delivered viewer-packet: 5.00 us (1000000 packets)
+";
+    assert_eq!(table(&report(two_servers())), expected);
+}
+
+#[test]
+fn the_table_says_when_the_server_was_not_measured() {
+    let text = table(&report(Vec::new()));
+    assert!(
+        text.ends_with("server: not measured (pass --server-pid PID)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_json_holds_every_figure() {
+    let json = serde_json::to_value(ReportJson::from_report(&report(two_servers()))).unwrap();
+    let video = &json["video"];
+    assert_eq!(
+        video["join_ms"],
+        serde_json::json!({"p50": 100.0, "p99": 200.0, "max": 200.0})
+    );
+    assert_eq!(video["first_keyframe_ms"]["p99"], 250.0);
+    assert_eq!(
+        video["latency_ms"],
+        serde_json::json!({"p50": 9.984, "p99": 19.968, "p99_9": 19.968, "max": 19.968})
+    );
+    assert_eq!(
+        video["bitrate_bps"],
+        serde_json::json!({"p50": 1_400_000, "min": 1_400_000})
+    );
+    for (field, value) in [
+        ("packets", 1999),
+        ("bytes", 1_999_000),
+        ("duplicates", 2),
+        ("reordered", 3),
+        ("lost", 15),
+        ("recovered", 14),
+        ("unrecovered", 1),
+        ("nacks_sent", 15),
+        ("plis_sent", 1),
+        ("frames", 600),
+        ("freezes", 1),
+        ("frozen_at_end", 1),
+        ("viewers_joined", 2),
+        ("viewers_with_keyframe", 2),
+    ] {
+        assert_eq!(video[field], value, "{field}");
+    }
+    assert_eq!(video["loss_percent"], 0.75);
+    assert_eq!(video["unrecovered_percent"], 0.05);
+    assert_eq!(video["longest_freeze_ms"], 250.0);
+
+    let audio = &json["audio"];
+    for field in ["join_ms", "latency_ms", "bitrate_bps", "loss_percent"] {
+        assert!(audio[field].is_null(), "{field}");
+    }
+    assert_eq!(json["publisher"]["retransmissions"], 18);
+    assert_eq!(
+        json["server"][1],
+        serde_json::json!({"pid": 101, "cpu_percent": 10.0, "rss_bytes": 20 << 20})
+    );
+    assert_eq!(json["server_cpu_percent"], 50.0);
+    assert_eq!(json["server_rss_bytes"], 120 << 20);
+    assert_eq!(json["server_cpu_us_per_viewer_packet"], 5.0);
+    assert_eq!(json["steady_seconds"], 10.0);
+    assert_eq!(json["viewers_failed"], 1);
+
+    let unmeasured = serde_json::to_value(ReportJson::from_report(&report(Vec::new()))).unwrap();
+    assert!(unmeasured["server_cpu_us_per_viewer_packet"].is_null());
+    assert!(unmeasured["server_cpu_percent"].is_null());
+}
+
+#[test]
+fn writes_the_json_file() {
+    let path = std::env::temp_dir().join(format!(
+        "shardcast-bench-report-{}.json",
+        std::process::id()
+    ));
+    let run = report(two_servers());
+    write_json(&run, &path).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        written,
+        serde_json::to_value(ReportJson::from_report(&run)).unwrap()
+    );
+
+    let nowhere = Path::new("/nonexistent-directory/report.json");
+    assert!(write_json(&run, nowhere).is_err());
+}

@@ -1,0 +1,267 @@
+//! A blocking WHIP/WHEP client: POST an SDP offer, get the answer and the session's URL,
+//! DELETE the session at the end (RFC 9725; WHEP has the same shape).
+//!
+//! Plain HTTP/1.1 over a [`TcpStream`], one connection per request, everything bounded: one
+//! deadline for connecting, writing and reading, and at most [`RESPONSE_LIMIT`] bytes read.
+//! It never relies on PATCH, so trickle ICE and ICE restarts are not used.
+
+mod response;
+#[cfg(test)]
+mod tests;
+mod url;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use response::{Response, parse_response};
+use url::HttpUrl;
+
+/// The most bytes of a response (headers and body) read before giving up.
+pub const RESPONSE_LIMIT: usize = 64 * 1024;
+
+/// How much of an error response's body goes into the error message.
+const REASON_LIMIT: usize = 512;
+
+/// What a successful POST returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    pub answer_sdp: String,
+    /// The absolute URL of the session, from the `Location` header: DELETE it to leave.
+    pub resource_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WhipError {
+    #[error("bad URL {url:?}: {problem}")]
+    BadUrl { url: String, problem: &'static str },
+    #[error("the bearer token holds characters an HTTP header cannot carry")]
+    BadToken,
+    #[error("cannot connect to {authority}: {source}")]
+    Connect {
+        authority: String,
+        source: io::Error,
+    },
+    #[error("{url}: no complete response within {timeout:?}")]
+    Timeout { url: String, timeout: Duration },
+    #[error("{url}: connection failed: {source}")]
+    Io { url: String, source: io::Error },
+    #[error("{url}: malformed HTTP response: {problem}")]
+    Malformed { url: String, problem: &'static str },
+    #[error("{url}: the response is larger than {RESPONSE_LIMIT} bytes")]
+    TooLarge { url: String },
+    #[error("{url}: server answered {status} {reason}{}", describe_body(.body))]
+    Status {
+        url: String,
+        status: u16,
+        reason: String,
+        /// The start of the response body, where servers explain themselves.
+        body: String,
+    },
+    #[error("{url}: the 201 response has no Location header, so the session cannot be ended")]
+    MissingLocation { url: String },
+    #[error("{url}: the answer's content type is {found:?}, not application/sdp")]
+    WrongContentType { url: String, found: Option<String> },
+    #[error("{url}: the answer is empty or not UTF-8 text")]
+    BadAnswer { url: String },
+}
+
+fn describe_body(body: &str) -> String {
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    }
+}
+
+/// POSTs an SDP offer (WHIP or WHEP, same shape) and returns the answer and the absolute
+/// session URL. Only `201 Created` with an `application/sdp` answer and a `Location` is a
+/// success; any other status is an error carrying the server's reason.
+pub fn post_offer(
+    url: &str,
+    token: Option<&str>,
+    offer_sdp: &str,
+    timeout: Duration,
+) -> Result<Negotiated, WhipError> {
+    let target = parse_url(url)?;
+    let response = exchange(url, &target, "POST", token, Some(offer_sdp), timeout)?;
+    if response.status != 201 {
+        return Err(status_error(url, response));
+    }
+    let location = response
+        .header("location")
+        .filter(|location| !location.is_empty())
+        .ok_or_else(|| WhipError::MissingLocation {
+            url: url.to_owned(),
+        })?;
+    let content_type = response.header("content-type");
+    let media_type = content_type.map(|value| value.split(';').next().unwrap_or("").trim());
+    if !media_type.is_some_and(|media_type| media_type.eq_ignore_ascii_case("application/sdp")) {
+        return Err(WhipError::WrongContentType {
+            url: url.to_owned(),
+            found: content_type.map(str::to_owned),
+        });
+    }
+    let resource_url = target.resolve(location);
+    let answer_sdp = String::from_utf8(response.body)
+        .ok()
+        .filter(|answer| !answer.trim().is_empty())
+        .ok_or_else(|| WhipError::BadAnswer {
+            url: url.to_owned(),
+        })?;
+    Ok(Negotiated {
+        answer_sdp,
+        resource_url,
+    })
+}
+
+/// Ends a session (DELETE on the resource URL); 2xx or 404 (already gone) are fine.
+pub fn delete_session(
+    resource_url: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<(), WhipError> {
+    let target = parse_url(resource_url)?;
+    let response = exchange(resource_url, &target, "DELETE", token, None, timeout)?;
+    match response.status {
+        200..=299 | 404 => Ok(()),
+        _ => Err(status_error(resource_url, response)),
+    }
+}
+
+fn parse_url(url: &str) -> Result<HttpUrl, WhipError> {
+    HttpUrl::parse(url).map_err(|problem| WhipError::BadUrl {
+        url: url.to_owned(),
+        problem: problem.describe(),
+    })
+}
+
+fn status_error(url: &str, response: Response) -> WhipError {
+    let text = String::from_utf8_lossy(&response.body);
+    let text = text.trim();
+    let mut body: String = text.chars().take(REASON_LIMIT).collect();
+    if body.len() < text.len() {
+        body.push_str("...");
+    }
+    WhipError::Status {
+        url: url.to_owned(),
+        status: response.status,
+        reason: response.reason,
+        body,
+    }
+}
+
+/// One request and its response on a fresh connection, all before one deadline.
+fn exchange(
+    url: &str,
+    target: &HttpUrl,
+    method: &str,
+    token: Option<&str>,
+    sdp: Option<&str>,
+    timeout: Duration,
+) -> Result<Response, WhipError> {
+    let request = format_request(target, method, token, sdp)?;
+    let deadline = Instant::now() + timeout;
+    let on_error = |source: io::Error| match source.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => WhipError::Timeout {
+            url: url.to_owned(),
+            timeout,
+        },
+        _ => WhipError::Io {
+            url: url.to_owned(),
+            source,
+        },
+    };
+    let timed_out = || WhipError::Timeout {
+        url: url.to_owned(),
+        timeout,
+    };
+    let mut stream = connect(target, deadline).map_err(|source| match source.kind() {
+        io::ErrorKind::TimedOut => timed_out(),
+        _ => WhipError::Connect {
+            authority: target.authority.clone(),
+            source,
+        },
+    })?;
+    stream
+        .set_write_timeout(Some(remaining(deadline).ok_or_else(timed_out)?))
+        .map_err(on_error)?;
+    stream.write_all(request.as_bytes()).map_err(on_error)?;
+
+    let mut received = Vec::new();
+    let mut chunk = [0; 4096];
+    loop {
+        let left = remaining(deadline).ok_or_else(timed_out)?;
+        stream.set_read_timeout(Some(left)).map_err(on_error)?;
+        let count = match stream.read(&mut chunk) {
+            Ok(count) => count,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(on_error(error)),
+        };
+        received.extend_from_slice(&chunk[..count]);
+        if received.len() > RESPONSE_LIMIT {
+            return Err(WhipError::TooLarge {
+                url: url.to_owned(),
+            });
+        }
+        let at_eof = count == 0;
+        let malformed = |problem| WhipError::Malformed {
+            url: url.to_owned(),
+            problem,
+        };
+        match parse_response(&received, at_eof).map_err(malformed)? {
+            Some(response) => return Ok(response),
+            None if at_eof => return Err(malformed("the connection closed early")),
+            None => {}
+        }
+    }
+}
+
+fn remaining(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
+}
+
+/// Tries each address of the host in turn until one connects or the deadline passes.
+fn connect(target: &HttpUrl, deadline: Instant) -> io::Result<TcpStream> {
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    for address in (target.host.as_str(), target.port).to_socket_addrs()? {
+        let Some(left) = remaining(deadline) else {
+            return Err(io::ErrorKind::TimedOut.into());
+        };
+        match TcpStream::connect_timeout(&address, left) {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last_error = error,
+        }
+    }
+    Err(last_error)
+}
+
+fn format_request(
+    target: &HttpUrl,
+    method: &str,
+    token: Option<&str>,
+    sdp: Option<&str>,
+) -> Result<String, WhipError> {
+    let mut request = format!(
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: shardcast-bench\r\nConnection: close\r\n",
+        target.target, target.authority
+    );
+    if let Some(token) = token {
+        // RFC 6750 b64token characters, at least: nothing that could end the header.
+        if token.is_empty() || !token.bytes().all(|byte| byte.is_ascii_graphic()) {
+            return Err(WhipError::BadToken);
+        }
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    if let Some(sdp) = sdp {
+        request.push_str(&format!(
+            "Content-Type: application/sdp\r\nAccept: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ));
+    } else {
+        request.push_str("\r\n");
+    }
+    Ok(request)
+}
