@@ -1,9 +1,9 @@
 //! Sockets and addresses: binding a peer's UDP socket, finding the address to offer as a
-//! candidate, raw sockaddrs for io_uring, and waiting for a datagram with a precise timeout.
+//! candidate, and waiting for a datagram with a precise timeout.
 
 use std::io;
 use std::net::UdpSocket;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -104,74 +104,6 @@ pub fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<bool> 
     }
 }
 
-/// `address` as the sockaddr the kernel takes, and its length.
-pub fn to_sockaddr(address: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: all-zero bytes are a valid sockaddr_storage.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let length = match address {
-        SocketAddr::V4(v4) => {
-            let raw = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from(*v4.ip()).to_be(),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is big enough and aligned for a sockaddr_in.
-            unsafe { (&raw mut storage).cast::<libc::sockaddr_in>().write(raw) };
-            size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(v6) => {
-            let raw = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: v6.ip().octets(),
-                },
-                sin6_scope_id: v6.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is big enough and aligned for a sockaddr_in6.
-            unsafe { (&raw mut storage).cast::<libc::sockaddr_in6>().write(raw) };
-            size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, length as libc::socklen_t)
-}
-
-/// The address the kernel wrote into `storage`, or `None` for another family or a length
-/// too short for the family.
-pub fn from_sockaddr(
-    storage: &libc::sockaddr_storage,
-    length: libc::socklen_t,
-) -> Option<SocketAddr> {
-    let length = length as usize;
-    let pointer: *const libc::sockaddr_storage = storage;
-    match i32::from(storage.ss_family) {
-        libc::AF_INET if length >= size_of::<libc::sockaddr_in>() => {
-            // SAFETY: family and length say the storage holds a sockaddr_in.
-            let raw = unsafe { pointer.cast::<libc::sockaddr_in>().read() };
-            let ip = Ipv4Addr::from(u32::from_be(raw.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                ip,
-                u16::from_be(raw.sin_port),
-            )))
-        }
-        libc::AF_INET6 if length >= size_of::<libc::sockaddr_in6>() => {
-            // SAFETY: family and length say the storage holds a sockaddr_in6.
-            let raw = unsafe { pointer.cast::<libc::sockaddr_in6>().read() };
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(raw.sin6_addr.s6_addr),
-                u16::from_be(raw.sin6_port),
-                raw.sin6_flowinfo,
-                raw.sin6_scope_id,
-            )))
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,20 +123,6 @@ mod tests {
         assert_eq!(url_host("http://:80/"), None);
         assert_eq!(url_host("http://host:port/"), None);
         assert_eq!(url_host("no scheme"), None);
-    }
-
-    #[test]
-    fn sockaddrs_round_trip() {
-        for text in [
-            "198.51.100.7:5000",
-            "[2001:db8::1]:1",
-            "[::ffff:10.0.0.1]:65535",
-        ] {
-            let address: SocketAddr = text.parse().unwrap();
-            let (storage, length) = to_sockaddr(address);
-            assert_eq!(from_sockaddr(&storage, length), Some(address));
-            assert_eq!(from_sockaddr(&storage, 4), None);
-        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::net::{from_sockaddr, to_sockaddr};
+use shardcast::udp::{sockaddr_from as to_sockaddr, socket_addr_from as from_sockaddr};
 
 /// Larger than any datagram a WebRTC server sends (they stay under the path MTU); a longer
 /// one arrives truncated and is dropped.
