@@ -138,26 +138,7 @@ impl ViewerRing {
 
     /// Submits what is queued; waits for a completion until `deadline` unless `busy`.
     pub fn submit_and_wait(&mut self, busy: bool, deadline: Instant) -> io::Result<()> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let result = if busy || wait.is_zero() {
-            self.ring.submit()
-        } else {
-            let timeout = types::Timespec::from(wait);
-            let args = types::SubmitArgs::new().timespec(&timeout);
-            self.ring.submitter().submit_with_args(1, &args)
-        };
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if matches!(
-                    error.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(error),
-        }
+        shardcast::submit_and_wait(&mut self.ring, busy, deadline)
     }
 
     fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {

@@ -22,3 +22,4 @@ mod uring;
 pub mod wake;
 
 pub use engine::{Engine, EngineConfig};
+pub use uring::submit_and_wait;

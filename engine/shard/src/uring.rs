@@ -92,25 +92,32 @@ impl Uring {
     /// Submits everything queued; waits for a completion until `deadline` unless completions
     /// are already waiting.
     pub fn submit_and_wait(&mut self, backlog: bool, deadline: Instant) -> io::Result<()> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let result = if backlog || wait.is_zero() {
-            self.ring.submit()
-        } else {
-            let timeout = types::Timespec::from(wait);
-            let args = types::SubmitArgs::new().timespec(&timeout);
-            self.ring.submitter().submit_with_args(1, &args)
-        };
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if matches!(
-                    error.raw_os_error(),
-                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(error),
+        submit_and_wait(&mut self.ring, backlog, deadline)
+    }
+}
+
+/// Submits everything queued on `ring`, then waits for one completion until `deadline` unless
+/// `busy` (completions already wait). A wait cut short by the deadline or a signal is not an
+/// error. Shared with the bench's viewer workers.
+pub fn submit_and_wait(ring: &mut IoUring, busy: bool, deadline: Instant) -> io::Result<()> {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let result = if busy || wait.is_zero() {
+        ring.submit()
+    } else {
+        let timeout = types::Timespec::from(wait);
+        let args = types::SubmitArgs::new().timespec(&timeout);
+        ring.submitter().submit_with_args(1, &args)
+    };
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if matches!(
+                error.raw_os_error(),
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+            ) =>
+        {
+            Ok(())
         }
+        Err(error) => Err(error),
     }
 }
