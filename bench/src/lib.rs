@@ -4,9 +4,11 @@
 //! `now`, so the accounting and the peers are tested with simulated time.
 
 pub mod accounting;
+pub mod compare;
 pub mod driver;
 pub mod media;
 pub mod peer;
+pub mod plot;
 pub mod report;
 pub mod server_usage;
 pub mod whip_client;

@@ -1,5 +1,5 @@
-//! The end of a run: a plain-text table for people and a JSON file (`--json PATH`) for
-//! scripts, both from the driver's [`RunReport`].
+//! The end of a run: a plain-text table for people (`table`) and a JSON file
+//! (`--json PATH`) for scripts, both from the driver's [`RunReport`].
 //!
 //! The JSON is a snapshot of plain serializable structs built here, so the accounting types
 //! stay free of serde. Durations are milliseconds, rates bits per second, memory bytes;
@@ -13,6 +13,10 @@ use serde::Serialize;
 
 use crate::accounting::{Counters, Spread, Summary};
 use crate::driver::RunReport;
+
+mod table;
+
+pub use table::table;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportJson {
@@ -31,6 +35,7 @@ pub struct ReportJson {
     server_rss_bytes: Option<u64>,
     /// Server CPU time in the steady window over `delivered_packets`.
     server_cpu_us_per_viewer_packet: Option<f64>,
+    bench: BenchJson,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,6 +95,16 @@ struct PublisherJson {
     keyframe_requests: u64,
 }
 
+/// The bench's own CPU in the steady window, in percent of one core and per received
+/// viewer-packet: the workers alone (what receiving costs), and the whole process.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+struct BenchJson {
+    workers_cpu_percent: Option<f64>,
+    process_cpu_percent: Option<f64>,
+    workers_cpu_us_per_viewer_packet: Option<f64>,
+    process_cpu_us_per_viewer_packet: Option<f64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 struct ServerJson {
     pid: u32,
@@ -124,7 +139,27 @@ impl ReportJson {
                 .collect(),
             server_cpu_percent: has_servers.then(|| total_cpu_percent(report)),
             server_rss_bytes: has_servers.then(|| servers.iter().map(|s| s.rss_bytes).sum()),
-            server_cpu_us_per_viewer_packet: cpu_us_per_viewer_packet(report),
+            server_cpu_us_per_viewer_packet: has_servers
+                .then(|| cpu_us_per_packet(cpu_seconds(total_cpu_percent(report), report), report))
+                .flatten(),
+            bench: BenchJson::from_report(report),
+        }
+    }
+}
+
+impl BenchJson {
+    fn from_report(report: &RunReport) -> Self {
+        let steady = report.steady.as_secs_f64();
+        let workers_cpu = report.bench.workers_cpu.map(|cpu| cpu.as_secs_f64());
+        let process_cpu_percent = report.bench.process_cpu_percent;
+        Self {
+            workers_cpu_percent: workers_cpu
+                .and_then(|cpu| (steady > 0.0).then(|| cpu / steady * 100.0)),
+            process_cpu_percent,
+            workers_cpu_us_per_viewer_packet: workers_cpu
+                .and_then(|cpu| cpu_us_per_packet(cpu, report)),
+            process_cpu_us_per_viewer_packet: process_cpu_percent
+                .and_then(|percent| cpu_us_per_packet(cpu_seconds(percent, report), report)),
         }
     }
 }
@@ -210,163 +245,21 @@ fn total_cpu_percent(report: &RunReport) -> f64 {
     report.server.iter().map(|usage| usage.cpu_percent).sum()
 }
 
-/// Server CPU time over the steady window per viewer-packet delivered in it.
-fn cpu_us_per_viewer_packet(report: &RunReport) -> Option<f64> {
-    if report.server.is_empty() || report.delivered_packets == 0 {
-        return None;
-    }
-    let cpu_micros = total_cpu_percent(report) / 100.0 * report.steady.as_secs_f64() * 1e6;
-    Some(cpu_micros / report.delivered_packets as f64)
+/// The CPU seconds spent at `cpu_percent` of one core over the steady window.
+fn cpu_seconds(cpu_percent: f64, report: &RunReport) -> f64 {
+    cpu_percent / 100.0 * report.steady.as_secs_f64()
+}
+
+/// `cpu_seconds` in microseconds per viewer-packet delivered in the steady window.
+fn cpu_us_per_packet(cpu_seconds: f64, report: &RunReport) -> Option<f64> {
+    let packets = report.delivered_packets;
+    (packets > 0).then(|| cpu_seconds * 1e6 / packets as f64)
 }
 
 /// Writes the report as pretty JSON to `path`.
 pub fn write_json(report: &RunReport, path: &Path) -> io::Result<()> {
     let json = serde_json::to_string_pretty(&ReportJson::from_report(report))?;
     std::fs::write(path, json + "\n")
-}
-
-/// The final table, plain text with aligned columns.
-pub fn table(report: &RunReport) -> String {
-    let json = ReportJson::from_report(report);
-    let mut out = format!(
-        "viewers: {} requested, {} connected, {} failed; steady window {:.1} s\n\n",
-        json.viewers_requested, json.viewers_connected, json.viewers_failed, json.steady_seconds
-    );
-    out.push_str(&align(&track_rows(&json.video, &json.audio)));
-    let publisher = json.publisher;
-    out.push_str(&format!(
-        "\npublisher: {} packets NACKed, {} retransmitted, {} keyframe requests\n",
-        publisher.nack_requests, publisher.retransmissions, publisher.keyframe_requests
-    ));
-    if json.server.is_empty() {
-        out.push_str("server: not measured (pass --server-pid PID)\n");
-        return out;
-    }
-    let mut rows = vec![cells(&["server pid", "CPU %", "RSS MiB"])];
-    for server in &json.server {
-        rows.push(server_row(
-            &server.pid.to_string(),
-            server.cpu_percent,
-            server.rss_bytes,
-        ));
-    }
-    if json.server.len() > 1 {
-        let cpu = json.server_cpu_percent.unwrap_or_default();
-        rows.push(server_row(
-            "total",
-            cpu,
-            json.server_rss_bytes.unwrap_or_default(),
-        ));
-    }
-    out.push('\n');
-    out.push_str(&align(&rows));
-    out.push_str(&format!(
-        "server CPU per delivered viewer-packet: {} us ({} packets)\n",
-        json.server_cpu_us_per_viewer_packet
-            .map_or_else(|| "-".to_owned(), |micros| format!("{micros:.2}")),
-        json.delivered_packets
-    ));
-    out
-}
-
-fn track_rows(video: &TrackJson, audio: &TrackJson) -> Vec<Vec<String>> {
-    type Cell = fn(&TrackJson) -> String;
-    let rows: [(&str, Cell); 13] = [
-        ("viewers joined", |t| {
-            format!("{}/{}", t.viewers_joined, t.viewers)
-        }),
-        ("join p50/p99/max ms", |t| spread(t.join_ms)),
-        ("first keyframe p50/p99/max ms", |t| {
-            spread(t.first_keyframe_ms)
-        }),
-        ("latency p50/p99/p99.9 ms", |t| {
-            t.latency_ms.map_or_else(dash, |l| {
-                format!("{:.1} / {:.1} / {:.1}", l.p50, l.p99, l.p99_9)
-            })
-        }),
-        ("packets received", |t| t.packets.to_string()),
-        ("lost before recovery", |t| counted(t.lost, t.loss_percent)),
-        ("unrecovered", |t| {
-            counted(t.unrecovered, t.unrecovered_percent)
-        }),
-        ("duplicates", |t| t.duplicates.to_string()),
-        ("NACKs sent", |t| t.nacks_sent.to_string()),
-        ("PLIs sent", |t| t.plis_sent.to_string()),
-        ("freezes (longest ms)", |t| {
-            format!("{} ({:.0})", t.freezes, t.longest_freeze_ms)
-        }),
-        ("frozen at end", |t| t.frozen_at_end.to_string()),
-        ("bitrate p50 / min kbps", |t| {
-            t.bitrate_bps
-                .map_or_else(dash, |b| format!("{} / {}", b.p50 / 1000, b.min / 1000))
-        }),
-    ];
-    let mut table = vec![cells(&["", "video", "audio"])];
-    table.extend(
-        rows.iter()
-            .map(|(label, cell)| vec![(*label).to_owned(), cell(video), cell(audio)]),
-    );
-    table
-}
-
-fn dash() -> String {
-    "-".to_owned()
-}
-
-fn spread(spread: Option<SpreadJson>) -> String {
-    spread.map_or_else(dash, |s| {
-        format!("{:.1} / {:.1} / {:.1}", s.p50, s.p99, s.max)
-    })
-}
-
-fn counted(count: u64, percent: Option<f64>) -> String {
-    percent.map_or_else(
-        || count.to_string(),
-        |percent| format!("{count} ({percent:.3}%)"),
-    )
-}
-
-fn server_row(name: &str, cpu_percent: f64, rss_bytes: u64) -> Vec<String> {
-    let mib = rss_bytes as f64 / f64::from(1 << 20);
-    vec![
-        name.to_owned(),
-        format!("{cpu_percent:.1}"),
-        format!("{mib:.1}"),
-    ]
-}
-
-fn cells(texts: &[&str]) -> Vec<String> {
-    texts.iter().map(|text| (*text).to_owned()).collect()
-}
-
-/// Lines of cells: the first column left-aligned, the others right-aligned, two spaces
-/// apart.
-fn align(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|column| {
-            rows.iter()
-                .filter_map(|row| row.get(column))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (column, cell) in row.iter().enumerate() {
-            let width = widths[column];
-            if column == 0 {
-                line.push_str(&format!("{cell:<width$}"));
-            } else {
-                line.push_str(&format!("  {cell:>width$}"));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

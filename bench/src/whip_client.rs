@@ -1,21 +1,27 @@
 //! A blocking WHIP/WHEP client: POST an SDP offer, get the answer and the session's URL,
 //! DELETE the session at the end (RFC 9725; WHEP has the same shape).
 //!
-//! Plain HTTP/1.1 over a [`TcpStream`], one connection per request, everything bounded: one
-//! deadline for connecting, writing and reading, and at most [`RESPONSE_LIMIT`] bytes read.
-//! It never relies on PATCH, so trickle ICE and ICE restarts are not used.
+//! HTTP/1.1 over a [`TcpStream`], or over TLS on it for `https://` URLs, one connection per
+//! request, everything bounded: one deadline for connecting, the TLS handshake, writing and
+//! reading, and at most [`RESPONSE_LIMIT`] bytes read. It never relies on PATCH, so trickle
+//! ICE and ICE restarts are not used.
 
 mod response;
+mod stream;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod url;
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use response::{Response, parse_response};
-use url::HttpUrl;
+use stream::{Stream, StreamError};
+use url::{HttpUrl, Scheme};
+
+pub use tls::{ClientTls, TlsSetupError};
 
 /// The most bytes of a response (headers and body) read before giving up.
 pub const RESPONSE_LIMIT: usize = 64 * 1024;
@@ -46,6 +52,8 @@ pub enum WhipError {
     Timeout { url: String, timeout: Duration },
     #[error("{url}: connection failed: {source}")]
     Io { url: String, source: io::Error },
+    #[error("{url}: TLS failed: {source}{}", tls::certificate_hint(.source))]
+    Tls { url: String, source: rustls::Error },
     #[error("{url}: malformed HTTP response: {problem}")]
     Malformed { url: String, problem: &'static str },
     #[error("{url}: the response is larger than {RESPONSE_LIMIT} bytes")]
@@ -76,15 +84,22 @@ fn describe_body(body: &str) -> String {
 
 /// POSTs an SDP offer (WHIP or WHEP, same shape) and returns the answer and the absolute
 /// session URL. Only `201 Created` with an `application/sdp` answer and a `Location` is a
-/// success; any other status is an error carrying the server's reason.
+/// success; any other status is an error carrying the server's reason. `tls` secures
+/// `https://` URLs.
 pub fn post_offer(
     url: &str,
     token: Option<&str>,
     offer_sdp: &str,
     timeout: Duration,
+    tls: &ClientTls,
 ) -> Result<Negotiated, WhipError> {
     let target = parse_url(url)?;
-    let response = exchange(url, &target, "POST", token, Some(offer_sdp), timeout)?;
+    let request = Request {
+        method: "POST",
+        token,
+        sdp: Some(offer_sdp),
+    };
+    let response = exchange(url, &target, &request, timeout, tls)?;
     if response.status != 201 {
         return Err(status_error(url, response));
     }
@@ -120,9 +135,15 @@ pub fn delete_session(
     resource_url: &str,
     token: Option<&str>,
     timeout: Duration,
+    tls: &ClientTls,
 ) -> Result<(), WhipError> {
     let target = parse_url(resource_url)?;
-    let response = exchange(resource_url, &target, "DELETE", token, None, timeout)?;
+    let request = Request {
+        method: "DELETE",
+        token,
+        sdp: None,
+    };
+    let response = exchange(resource_url, &target, &request, timeout, tls)?;
     match response.status {
         200..=299 | 404 => Ok(()),
         _ => Err(status_error(resource_url, response)),
@@ -151,53 +172,63 @@ fn status_error(url: &str, response: Response) -> WhipError {
     }
 }
 
+/// What to send; the URL says where.
+struct Request<'a> {
+    method: &'static str,
+    token: Option<&'a str>,
+    sdp: Option<&'a str>,
+}
+
 /// One request and its response on a fresh connection, all before one deadline.
 fn exchange(
     url: &str,
     target: &HttpUrl,
-    method: &str,
-    token: Option<&str>,
-    sdp: Option<&str>,
+    request: &Request<'_>,
     timeout: Duration,
+    tls: &ClientTls,
 ) -> Result<Response, WhipError> {
-    let request = format_request(target, method, token, sdp)?;
+    let request = format_request(target, request)?;
     let deadline = Instant::now() + timeout;
-    let on_error = |source: io::Error| match source.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => WhipError::Timeout {
-            url: url.to_owned(),
-            timeout,
-        },
-        _ => WhipError::Io {
-            url: url.to_owned(),
-            source,
-        },
-    };
     let timed_out = || WhipError::Timeout {
         url: url.to_owned(),
         timeout,
     };
-    let mut stream = connect(target, deadline).map_err(|source| match source.kind() {
+    let on_error = |error: StreamError| match error {
+        StreamError::Tls(source) => WhipError::Tls {
+            url: url.to_owned(),
+            source,
+        },
+        StreamError::Io(source) => match source.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(),
+            _ => WhipError::Io {
+                url: url.to_owned(),
+                source,
+            },
+        },
+    };
+    let session = match target.scheme {
+        Scheme::Http => None,
+        Scheme::Https => Some(start_tls(url, target, tls)?),
+    };
+    let tcp = connect(target, deadline).map_err(|source| match source.kind() {
         io::ErrorKind::TimedOut => timed_out(),
         _ => WhipError::Connect {
             authority: target.authority.clone(),
             source,
         },
     })?;
+    let mut stream = match session {
+        Some(session) => Stream::tls(session, tcp),
+        None => Stream::Plain(tcp),
+    };
     stream
-        .set_write_timeout(Some(remaining(deadline).ok_or_else(timed_out)?))
+        .write_all(request.as_bytes(), deadline)
         .map_err(on_error)?;
-    stream.write_all(request.as_bytes()).map_err(on_error)?;
 
     let mut received = Vec::new();
     let mut chunk = [0; 4096];
     loop {
-        let left = remaining(deadline).ok_or_else(timed_out)?;
-        stream.set_read_timeout(Some(left)).map_err(on_error)?;
-        let count = match stream.read(&mut chunk) {
-            Ok(count) => count,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(on_error(error)),
-        };
+        let count = stream.read(&mut chunk, deadline).map_err(on_error)?;
         received.extend_from_slice(&chunk[..count]);
         if received.len() > RESPONSE_LIMIT {
             return Err(WhipError::TooLarge {
@@ -215,6 +246,22 @@ fn exchange(
             None => {}
         }
     }
+}
+
+/// The TLS session for `target`, made before connecting so a bad host name costs nothing.
+fn start_tls(
+    url: &str,
+    target: &HttpUrl,
+    tls: &ClientTls,
+) -> Result<rustls::ClientConnection, WhipError> {
+    let name = tls::server_name(&target.host).ok_or_else(|| WhipError::BadUrl {
+        url: url.to_owned(),
+        problem: "the host is not a name or address TLS can verify",
+    })?;
+    tls.connect(name).map_err(|source| WhipError::Tls {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 fn remaining(deadline: Instant) -> Option<Duration> {
@@ -238,13 +285,9 @@ fn connect(target: &HttpUrl, deadline: Instant) -> io::Result<TcpStream> {
     Err(last_error)
 }
 
-fn format_request(
-    target: &HttpUrl,
-    method: &str,
-    token: Option<&str>,
-    sdp: Option<&str>,
-) -> Result<String, WhipError> {
-    let mut request = format!(
+fn format_request(target: &HttpUrl, request: &Request<'_>) -> Result<String, WhipError> {
+    let Request { method, token, sdp } = request;
+    let mut text = format!(
         "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: shardcast-bench\r\nConnection: close\r\n",
         target.target, target.authority
     );
@@ -253,15 +296,15 @@ fn format_request(
         if token.is_empty() || !token.bytes().all(|byte| byte.is_ascii_graphic()) {
             return Err(WhipError::BadToken);
         }
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        text.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
     if let Some(sdp) = sdp {
-        request.push_str(&format!(
+        text.push_str(&format!(
             "Content-Type: application/sdp\r\nAccept: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
             sdp.len()
         ));
     } else {
-        request.push_str("\r\n");
+        text.push_str("\r\n");
     }
-    Ok(request)
+    Ok(text)
 }

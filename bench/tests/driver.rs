@@ -11,6 +11,7 @@ use std::time::Duration;
 use shardcast::{Engine, EngineConfig};
 use shardcast_bench::accounting::Summary;
 use shardcast_bench::driver::{BenchCodec, BenchConfig, DriverError, RunReport, run};
+use shardcast_bench::whip_client::ClientTls;
 use shardcast_signaling::{Config, Server};
 
 /// A real engine with `shards` shards on loopback, and signaling in front of it.
@@ -71,6 +72,7 @@ impl Stack {
             whip_url: format!("http://{}/whip/{stream}", self.signaling),
             whep_url: format!("http://{}/whep/{stream}", self.signaling),
             token: None,
+            tls: ClientTls::verifying(&[]).unwrap(),
             viewers,
             ramp_per_second: 20.0,
             duration: Duration::from_secs(3),
@@ -80,6 +82,7 @@ impl Stack {
             codec: BenchCodec::Vp8,
             offer_candidates: false,
             server_pids: Vec::new(),
+            progress: false,
         }
     }
 
@@ -110,6 +113,14 @@ fn assert_healthy(report: &RunReport, viewers: usize) {
     assert_first_keyframes(&report.video, viewers);
     let packets = report.video.totals().packets + report.audio.totals().packets;
     assert_eq!(report.delivered_packets, packets);
+    // The bench measured itself over the same window: its workers did some work.
+    let workers_cpu = report.bench.workers_cpu.unwrap();
+    assert!(workers_cpu > Duration::ZERO, "{:?}", report.bench);
+    assert!(
+        report.bench.process_cpu_percent.is_some(),
+        "{:?}",
+        report.bench
+    );
 }
 
 fn assert_first_keyframes(video: &Summary, viewers: usize) {
@@ -152,6 +163,7 @@ fn an_unreachable_server_fails_the_publisher_with_a_clear_error() {
         whip_url: "http://127.0.0.1:1/whip/x".into(),
         whep_url: "http://127.0.0.1:1/whep/x".into(),
         token: None,
+        tls: ClientTls::verifying(&[]).unwrap(),
         viewers: 1,
         ramp_per_second: 1.0,
         duration: Duration::from_secs(1),
@@ -161,6 +173,7 @@ fn an_unreachable_server_fails_the_publisher_with_a_clear_error() {
         codec: BenchCodec::Vp8,
         offer_candidates: false,
         server_pids: Vec::new(),
+        progress: false,
     };
     let error = run(&config).unwrap_err();
     assert!(matches!(error, DriverError::PublisherRefused(_)), "{error}");

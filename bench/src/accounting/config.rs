@@ -19,8 +19,9 @@ pub enum TrackKind {
 /// The window is applied where a sample is taken (in [`ReceiveLog`](super::ReceiveLog)),
 /// not in the [`Summary`](super::Summary): a latency is folded into a histogram the moment
 /// it is seen, so it cannot be excluded afterwards. Each event is counted by the time it
-/// became known: a loss when its reorder window ran out, a freeze when it ended, a join
-/// when it was posted.
+/// became known: a freeze when it ended, a join when it was posted, a missing packet by when
+/// its gap was found, with everything that follows from it (lost, recovered, given up,
+/// late), even after the window's end, so that those counts stay consistent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MeasurementWindow {
     pub start: Option<Instant>,

@@ -113,6 +113,23 @@ impl LatencyHistogram {
         Some(Duration::from_micros(midpoint_of(bucket)).min(self.max))
     }
 
+    /// The cumulative distribution: for each bucket holding samples, in rising order, its
+    /// value as [`percentile`](Self::percentile) reports it and the fraction of all samples
+    /// at or below it. The last fraction is exactly 1.0; empty when there are no samples.
+    pub fn cdf(&self) -> impl Iterator<Item = (Duration, f64)> + '_ {
+        let total = self.total as f64;
+        let mut seen = 0;
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|&(_, &count)| count > 0)
+            .map(move |(bucket, &count)| {
+                seen += count;
+                let value = Duration::from_micros(midpoint_of(bucket)).min(self.max);
+                (value, seen as f64 / total)
+            })
+    }
+
     pub fn percentiles(&self) -> Option<LatencyPercentiles> {
         Some(LatencyPercentiles {
             p50: self.percentile(50.0)?,
@@ -176,5 +193,35 @@ mod tests {
         assert_eq!(tail.max, Duration::from_micros(exact[exact.len() - 1]));
         assert_eq!(histogram.samples(), 10_000);
         assert_eq!(LatencyHistogram::default().percentiles(), None);
+    }
+
+    #[test]
+    fn the_cdf_rises_to_one_through_the_percentiles() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut histogram = LatencyHistogram::default();
+        for _ in 0..1000 {
+            histogram.record(Duration::from_micros(rng.random_range(500..250_000)));
+        }
+        let points: Vec<(Duration, f64)> = histogram.cdf().collect();
+        assert!(points.len() > 10, "{} points", points.len());
+        for pair in points.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "values rise: {pair:?}");
+            assert!(pair[0].1 < pair[1].1, "fractions rise: {pair:?}");
+        }
+        assert_eq!(points.last().map(|&(_, fraction)| fraction), Some(1.0));
+        let last = points.last().map(|&(value, _)| value);
+        assert_eq!(
+            last,
+            histogram.percentile(100.0),
+            "the largest sample's bucket"
+        );
+        for percent in [1.0, 50.0, 90.0, 99.0, 99.9] {
+            let first_reaching = points
+                .iter()
+                .find(|&&(_, fraction)| fraction >= percent / 100.0 - 1e-12)
+                .map(|&(value, _)| value);
+            assert_eq!(first_reaching, histogram.percentile(percent), "p{percent}");
+        }
+        assert_eq!(LatencyHistogram::default().cdf().count(), 0);
     }
 }

@@ -4,11 +4,17 @@
 //! Invariant, checked by the tests: every loss ends as exactly one of recovered (arrived
 //! before the deadline) or unrecovered (deadline passed), or is still pending. A packet that
 //! arrives after its deadline stays unrecovered and is also counted late.
+//!
+//! A missing packet's whole story is counted by the moment its gap was found: if that was
+//! inside the measurement window, its loss, recovery, giving up and late arrival all count,
+//! even the ones that come after the window's end; if it was not, none of them do. So in any
+//! window `recovered + unrecovered <= lost` and `late <= unrecovered`, and a loss that is
+//! still pending when the window ends is lost but neither recovered nor unrecovered.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::config::ReceiveConfig;
+use super::config::{MeasurementWindow, ReceiveConfig};
 
 /// How many given-up sequence numbers are remembered to recognise late arrivals.
 const GIVEN_UP_MEMORY: usize = 4096;
@@ -35,21 +41,24 @@ pub(crate) enum Arrival {
     Unknown,
 }
 
-/// What passing time did to the awaited sequence numbers.
+/// What became of the gaps found inside the measurement window (see the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Expiry {
+pub(crate) struct LossCounts {
     /// Gaps that outlived the reorder window.
     pub lost: u64,
+    /// Losses filled before their recovery deadline.
+    pub recovered: u64,
     /// Losses whose recovery deadline passed.
     pub unrecovered: u64,
-    /// The highest sequence number whose NACK chances ran out (or whose deadline passed):
-    /// the frame it belongs to cannot be completed in time.
-    pub abandoned: Option<u64>,
+    /// Unrecovered losses that arrived after all.
+    pub late: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Awaited {
     found_at: Instant,
+    /// The gap was found inside the measurement window, so its story is counted.
+    counted: bool,
     lost: bool,
     abandoned: bool,
     nacks: u8,
@@ -58,29 +67,38 @@ struct Awaited {
 
 #[derive(Debug)]
 pub(crate) struct MissingRegister {
+    window: MeasurementWindow,
     reorder_window: Duration,
     nack_interval: Duration,
     max_nacks: u8,
     recovery_window: Duration,
     highest: Option<u64>,
     awaited: BTreeMap<u64, Awaited>,
-    given_up: BTreeSet<u64>,
-    /// Counts of sequence numbers dropped for [`MAX_AWAITED`], reported by the next expiry.
-    overflow: Expiry,
+    /// Given-up sequence numbers, and whether each one's story is counted.
+    given_up: BTreeMap<u64, bool>,
+    counts: LossCounts,
+    /// The newest sequence number dropped for [`MAX_AWAITED`], reported by the next expiry.
+    overflow_abandoned: Option<u64>,
 }
 
 impl MissingRegister {
     pub fn new(config: &ReceiveConfig) -> Self {
         Self {
+            window: config.window,
             reorder_window: config.reorder_window,
             nack_interval: config.nack_interval,
             max_nacks: config.max_nacks,
             recovery_window: config.recovery_window.max(config.reorder_window),
             highest: None,
             awaited: BTreeMap::new(),
-            given_up: BTreeSet::new(),
-            overflow: Expiry::default(),
+            given_up: BTreeMap::new(),
+            counts: LossCounts::default(),
+            overflow_abandoned: None,
         }
+    }
+
+    pub fn counts(&self) -> LossCounts {
+        self.counts
     }
 
     /// Classifies a sequence number that was not received before (the caller filters
@@ -91,48 +109,53 @@ impl MissingRegister {
             return Arrival::Newest;
         };
         if sequence > highest {
+            let counted = self.window.contains(now);
             let first_awaited = (highest + 1).max(sequence.saturating_sub(MAX_AWAITED as u64));
             let skipped = first_awaited - (highest + 1);
             if skipped > 0 {
-                self.overflow.lost += skipped;
-                self.overflow.unrecovered += skipped;
-                self.overflow.abandoned = Some(first_awaited - 1);
+                if counted {
+                    self.counts.lost += skipped;
+                    self.counts.unrecovered += skipped;
+                }
+                self.overflow_abandoned = Some(first_awaited - 1);
             }
             for gap in first_awaited..sequence {
-                self.awaited.insert(gap, Awaited::found(now));
+                self.awaited.insert(gap, Awaited::found(now, counted));
             }
             while self.awaited.len() > MAX_AWAITED {
                 if let Some((oldest, awaited)) = self.awaited.pop_first() {
-                    self.overflow.lost += u64::from(!awaited.lost);
-                    self.overflow.unrecovered += 1;
-                    self.overflow.abandoned = self.overflow.abandoned.max(Some(oldest));
-                    self.given_up.insert(oldest);
+                    self.give_up(oldest, awaited);
+                    self.overflow_abandoned = self.overflow_abandoned.max(Some(oldest));
                 }
             }
             self.highest = Some(sequence);
             return Arrival::Newest;
         }
         if let Some(awaited) = self.awaited.remove(&sequence) {
-            return if awaited.lost {
-                Arrival::Recovered
-            } else {
-                Arrival::Reordered
-            };
+            if !awaited.lost {
+                return Arrival::Reordered;
+            }
+            self.counts.recovered += u64::from(awaited.counted);
+            return Arrival::Recovered;
         }
-        if self.given_up.remove(&sequence) {
+        if let Some(counted) = self.given_up.remove(&sequence) {
+            self.counts.late += u64::from(counted);
             return Arrival::Late;
         }
         Arrival::Unknown
     }
 
     /// Turns overdue gaps into losses, gives up on losses past their chances or deadline.
-    pub fn expire(&mut self, now: Instant) -> Expiry {
-        let mut expiry = std::mem::take(&mut self.overflow);
+    /// Returns the highest sequence number newly abandoned (NACK chances spent, deadline
+    /// passed, or dropped for [`MAX_AWAITED`]): the frame it belongs to cannot be completed
+    /// in time.
+    pub fn expire(&mut self, now: Instant) -> Option<u64> {
+        let mut abandoned = self.overflow_abandoned.take();
         let mut unrecovered = Vec::new();
         for (&sequence, awaited) in &mut self.awaited {
             if !awaited.lost && now >= awaited.found_at + self.reorder_window {
                 awaited.lost = true;
-                expiry.lost += 1;
+                self.counts.lost += u64::from(awaited.counted);
             }
             let deadline_passed = now >= awaited.found_at + self.recovery_window;
             let chances_spent = awaited.lost
@@ -140,21 +163,21 @@ impl MissingRegister {
                 && now >= awaited.last_chance_ends(self.reorder_window, self.nack_interval);
             if !awaited.abandoned && (deadline_passed || chances_spent) {
                 awaited.abandoned = true;
-                expiry.abandoned = Some(sequence);
+                abandoned = abandoned.max(Some(sequence));
             }
             if deadline_passed {
                 unrecovered.push(sequence);
             }
         }
         for sequence in unrecovered {
-            self.awaited.remove(&sequence);
-            self.given_up.insert(sequence);
-            expiry.unrecovered += 1;
+            if let Some(awaited) = self.awaited.remove(&sequence) {
+                self.give_up(sequence, awaited);
+            }
         }
         while self.given_up.len() > GIVEN_UP_MEMORY {
             self.given_up.pop_first();
         }
-        expiry
+        abandoned
     }
 
     /// The losses due for a NACK at `now`, oldest first; each is counted as NACKed.
@@ -171,6 +194,16 @@ impl MissingRegister {
             }
         }
         due
+    }
+
+    /// Stops waiting for `sequence`: unrecovered, and lost too if its reorder window had not
+    /// run out yet (a gap dropped for [`MAX_AWAITED`]).
+    fn give_up(&mut self, sequence: u64, awaited: Awaited) {
+        if awaited.counted {
+            self.counts.lost += u64::from(!awaited.lost);
+            self.counts.unrecovered += 1;
+        }
+        self.given_up.insert(sequence, awaited.counted);
     }
 
     /// The next moment at which [`Self::expire`] or [`Self::poll_nack`] has work.
@@ -206,9 +239,10 @@ impl Awaited {
         }
     }
 
-    fn found(now: Instant) -> Self {
+    fn found(now: Instant, counted: bool) -> Self {
         Self {
             found_at: now,
+            counted,
             lost: false,
             abandoned: false,
             nacks: 0,
@@ -225,32 +259,45 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    fn register() -> MissingRegister {
+    fn register(window: MeasurementWindow) -> MissingRegister {
         MissingRegister::new(&ReceiveConfig {
             max_nacks: 2,
+            window,
             ..ReceiveConfig::video()
         })
+    }
+
+    fn counts(lost: u64, recovered: u64, unrecovered: u64, late: u64) -> LossCounts {
+        LossCounts {
+            lost,
+            recovered,
+            unrecovered,
+            late,
+        }
     }
 
     #[test]
     fn a_gap_is_a_loss_only_after_the_reorder_window() {
         let t0 = Instant::now();
-        let mut missing = register();
+        let mut missing = register(MeasurementWindow::always());
         assert_eq!(missing.on_arrival(t0, 100_000), Arrival::Newest);
         assert_eq!(missing.on_arrival(t0, 100_002), Arrival::Newest);
-        assert_eq!(missing.expire(t0 + ms(19)).lost, 0);
+        assert_eq!(missing.expire(t0 + ms(19)), None);
+        assert_eq!(missing.counts().lost, 0);
         assert!(missing.poll_nack(t0 + ms(19)).is_empty());
         assert_eq!(missing.next_timeout(), Some(t0 + ms(20)));
-        assert_eq!(missing.expire(t0 + ms(20)).lost, 1);
+        missing.expire(t0 + ms(20));
+        assert_eq!(missing.counts().lost, 1);
         assert_eq!(missing.poll_nack(t0 + ms(20)), vec![100_001]);
         assert_eq!(missing.on_arrival(t0 + ms(30), 100_001), Arrival::Recovered);
         assert_eq!(missing.next_timeout(), None);
+        assert_eq!(missing.counts(), counts(1, 1, 0, 0));
     }
 
     #[test]
     fn nacks_are_spaced_and_limited_then_the_loss_is_abandoned_and_given_up() {
         let t0 = Instant::now();
-        let mut missing = register();
+        let mut missing = register(MeasurementWindow::always());
         missing.on_arrival(t0, 100_000);
         missing.on_arrival(t0, 100_002);
         missing.expire(t0 + ms(20));
@@ -259,25 +306,86 @@ mod tests {
         assert_eq!(missing.next_timeout(), Some(t0 + ms(120)));
         assert_eq!(missing.poll_nack(t0 + ms(120)), vec![100_001]);
         assert!(missing.poll_nack(t0 + ms(500)).is_empty(), "out of NACKs");
-        assert_eq!(missing.expire(t0 + ms(219)).abandoned, None);
-        assert_eq!(missing.expire(t0 + ms(220)).abandoned, Some(100_001));
-        assert_eq!(missing.expire(t0 + ms(999)), Expiry::default());
-        let expiry = missing.expire(t0 + ms(1000));
-        assert_eq!(expiry.unrecovered, 1);
-        assert_eq!(expiry.abandoned, None, "abandoned once only");
+        assert_eq!(missing.expire(t0 + ms(219)), None);
+        assert_eq!(missing.expire(t0 + ms(220)), Some(100_001));
+        assert_eq!(missing.expire(t0 + ms(999)), None);
+        assert_eq!(missing.counts(), counts(1, 0, 0, 0));
+        assert_eq!(missing.expire(t0 + ms(1000)), None, "abandoned once only");
+        assert_eq!(missing.counts(), counts(1, 0, 1, 0));
         assert_eq!(missing.on_arrival(t0 + ms(1001), 100_001), Arrival::Late);
         assert_eq!(missing.on_arrival(t0 + ms(1002), 100_001), Arrival::Unknown);
+        assert_eq!(missing.counts(), counts(1, 0, 1, 1));
     }
 
     #[test]
     fn a_filled_gap_inside_the_reorder_window_is_reordering() {
         let t0 = Instant::now();
-        let mut missing = register();
+        let mut missing = register(MeasurementWindow::always());
         missing.on_arrival(t0, 100_000);
         missing.on_arrival(t0, 100_003);
         assert_eq!(missing.on_arrival(t0 + ms(5), 100_002), Arrival::Reordered);
         assert_eq!(missing.on_arrival(t0 + ms(5), 100_001), Arrival::Reordered);
-        assert_eq!(missing.expire(t0 + ms(2000)), Expiry::default());
+        assert_eq!(missing.expire(t0 + ms(2000)), None);
         assert_eq!(missing.on_arrival(t0, 99_000), Arrival::Unknown);
+        assert_eq!(missing.counts(), LossCounts::default());
+    }
+
+    #[test]
+    fn a_gap_found_before_the_window_counts_nothing_inside_it() {
+        let t0 = Instant::now();
+        let window = MeasurementWindow::between(t0 + ms(500), t0 + ms(5000));
+        let mut missing = register(window);
+        // Two gaps found at t0, lost at 20 ms: one recovered, one given up, both inside.
+        missing.on_arrival(t0, 100_000);
+        missing.on_arrival(t0, 100_003);
+        missing.expire(t0 + ms(20));
+        assert_eq!(
+            missing.on_arrival(t0 + ms(600), 100_001),
+            Arrival::Recovered
+        );
+        missing.expire(t0 + ms(1000));
+        assert_eq!(missing.on_arrival(t0 + ms(1100), 100_002), Arrival::Late);
+        assert_eq!(missing.counts(), LossCounts::default());
+    }
+
+    #[test]
+    fn a_gap_found_inside_the_window_is_counted_to_its_end_after_the_window() {
+        let t0 = Instant::now();
+        let window = MeasurementWindow::between(t0, t0 + ms(1000));
+        let mut missing = register(window);
+        missing.on_arrival(t0, 100_000);
+        // Found 10 ms before the window ends, lost 10 ms after it, given up at 1990 ms.
+        missing.on_arrival(t0 + ms(990), 100_002);
+        missing.expire(t0 + ms(1000));
+        assert_eq!(missing.counts(), LossCounts::default(), "not lost yet");
+        missing.expire(t0 + ms(1010));
+        assert_eq!(missing.counts(), counts(1, 0, 0, 0), "pending");
+        missing.expire(t0 + ms(1990));
+        assert_eq!(missing.counts(), counts(1, 0, 1, 0));
+        missing.on_arrival(t0 + ms(2500), 100_001);
+        assert_eq!(missing.counts(), counts(1, 0, 1, 1));
+        // A gap found after the end is not counted at all.
+        missing.on_arrival(t0 + ms(2600), 100_004);
+        missing.expire(t0 + ms(4000));
+        assert_eq!(missing.counts(), counts(1, 0, 1, 1));
+    }
+
+    #[test]
+    fn a_jump_past_the_awaited_limit_counts_by_when_each_gap_was_found() {
+        let t0 = Instant::now();
+        let window = MeasurementWindow::between(t0 + ms(100), t0 + ms(5000));
+        let mut missing = register(window);
+        missing.on_arrival(t0, 0);
+        // Found before the window: 10 awaited, none counted.
+        missing.on_arrival(t0, 11);
+        let jump = 11 + MAX_AWAITED as u64 + 6;
+        missing.on_arrival(t0 + ms(200), jump);
+        // Inside: 5 skipped at once and the 10 oldest pushed out uncounted; MAX_AWAITED are
+        // still awaited.
+        assert_eq!(missing.counts(), counts(5, 0, 5, 0));
+        assert_eq!(missing.expire(t0 + ms(200)), Some(16));
+        missing.expire(t0 + ms(1200));
+        let all = MAX_AWAITED as u64 + 5;
+        assert_eq!(missing.counts(), counts(all, 0, all, 0));
     }
 }

@@ -37,10 +37,12 @@ pub struct ReceiveLog {
     config: ReceiveConfig,
     sequences: SequenceUnwrapper,
     history: PacketHistory,
+    /// Also counts the losses, by when each gap was found.
     missing: MissingRegister,
     frames: FrameAssembler,
     freezes: FreezeDetector,
     bitrate: BitrateMeter,
+    /// Everything else, counted when it happens inside the window.
     counters: Counters,
     longest_freeze: Duration,
     latency: LatencyHistogram,
@@ -101,10 +103,9 @@ impl ReceiveLog {
         if counting {
             self.counters.packets += 1;
             match arrival {
-                Arrival::Newest => {}
+                // The register counts these by when their gap was found.
+                Arrival::Newest | Arrival::Recovered | Arrival::Late => {}
                 Arrival::Reordered => self.counters.reordered += 1,
-                Arrival::Recovered => self.counters.recovered += 1,
-                Arrival::Late => self.counters.late += 1,
                 Arrival::Unknown => self.counters.unclassified += 1,
             }
             if let Some(sent) = packet.send_time {
@@ -173,8 +174,15 @@ impl ReceiveLog {
     }
 
     pub fn stats(&self, now: Instant) -> ViewerStats {
+        let losses = self.missing.counts();
         ViewerStats {
-            counters: self.counters,
+            counters: Counters {
+                lost: losses.lost,
+                recovered: losses.recovered,
+                unrecovered: losses.unrecovered,
+                late: losses.late,
+                ..self.counters
+            },
             longest_freeze: self.longest_freeze,
             frozen_for: self.freezes.ongoing(now),
             join_time: self.join_time,
@@ -205,13 +213,9 @@ impl ReceiveLog {
     }
 
     fn expire(&mut self, now: Instant) {
-        let expiry = self.missing.expire(now);
-        if self.config.window.contains(now) {
-            self.counters.lost += expiry.lost;
-            self.counters.unrecovered += expiry.unrecovered;
-        }
-        if expiry.abandoned.is_some() {
-            self.broken_after = self.broken_after.max(expiry.abandoned);
+        let abandoned = self.missing.expire(now);
+        if abandoned.is_some() {
+            self.broken_after = self.broken_after.max(abandoned);
         }
     }
 

@@ -5,7 +5,9 @@ use std::time::Duration;
 use super::histogram::LatencyHistogram;
 
 /// Event counts of one track (or, summed, of many). Only events inside the measurement
-/// window are counted.
+/// window are counted, and a missing packet's whole story (`lost`, `recovered`,
+/// `unrecovered`, `late`) is an event of the moment its gap was found: so `recovered +
+/// unrecovered <= lost` and `late <= unrecovered` in any window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Packets received once or more (a duplicate is not counted again).
@@ -19,7 +21,8 @@ pub struct Counters {
     pub lost: u64,
     /// Losses that arrived before the recovery deadline (retransmitted or late).
     pub recovered: u64,
-    /// Losses not repaired by the recovery deadline.
+    /// Losses not repaired by the recovery deadline. Losses still pending at the snapshot
+    /// are neither recovered nor unrecovered.
     pub unrecovered: u64,
     /// Unrecovered losses that arrived after all.
     pub late: u64,

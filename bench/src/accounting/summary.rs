@@ -74,6 +74,12 @@ impl Summary {
         self.latency.percentiles()
     }
 
+    /// The latency distribution as (latency, fraction of packets at or below it) points,
+    /// within the histogram's error (see [`LatencyHistogram::cdf`]).
+    pub fn latency_cdf(&self) -> impl Iterator<Item = (Duration, f64)> + '_ {
+        self.latency.cdf()
+    }
+
     pub fn bitrate(&self) -> Option<BitrateSpread> {
         let mut sorted = self.bitrates.clone();
         sorted.sort_unstable();

@@ -6,25 +6,35 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::accounting::MeasurementWindow;
 use crate::peer::PeerConfig;
 
 use super::clock::CaptureClock;
 use super::joins::{self, JoinOutcome, JoinPlan, Ramp, WorkerInbox};
+use super::live::LiveCounters;
 use super::viewer::ViewerOutcome;
 use super::wake::EventFd;
-use super::worker::{self, WorkerSetup};
+use super::worker::{self, WorkerOutcome, WorkerSetup};
 use super::{BenchConfig, DriverError};
 
 /// A worker thread, and the eventfd that wakes it to see `stopping`.
-type Worker = (JoinHandle<io::Result<Vec<ViewerOutcome>>>, Arc<EventFd>);
+type Worker = (JoinHandle<io::Result<WorkerOutcome>>, Arc<EventFd>);
+
+/// What the workers measured, together.
+pub struct WorkersOutcome {
+    pub viewers: Vec<ViewerOutcome>,
+    /// Their CPU time in the steady window, summed; `None` unless every worker read it.
+    pub steady_cpu: Option<Duration>,
+}
 
 pub struct Viewers {
     /// The end of the ramp: when the last offer is due.
     pub steady_start: Instant,
     pub steady_end: Instant,
+    /// What the threads have done so far, for the progress display.
+    pub live: Arc<LiveCounters>,
     workers: Vec<Worker>,
     joins: JoinHandle<JoinOutcome>,
 }
@@ -47,9 +57,10 @@ impl Viewers {
         let steady_end = steady_start + config.duration;
         let window = MeasurementWindow::between(steady_start, steady_end);
         let capacity = config.viewers.div_ceil(config.threads);
+        let live = Arc::new(LiveCounters::new(config.threads));
         let mut workers = Vec::with_capacity(config.threads);
         let mut inboxes = Vec::with_capacity(config.threads);
-        for number in 0..config.threads {
+        for (number, counters) in live.workers().iter().enumerate() {
             let (sender, new_viewers) = mpsc::channel();
             let waker = Arc::new(EventFd::new()?);
             let cpu = config.cpus.get(number % config.cpus.len().max(1)).copied();
@@ -61,6 +72,7 @@ impl Viewers {
                 window,
                 clock,
                 capacity,
+                counters: counters.clone(),
             };
             workers.push((worker::spawn(number, setup)?, waker.clone()));
             inboxes.push(WorkerInbox { sender, waker });
@@ -68,6 +80,7 @@ impl Viewers {
         let plan = JoinPlan {
             whep_url: config.whep_url.clone(),
             token: config.token.clone(),
+            tls: config.tls.clone(),
             viewers: config.viewers,
             ramp,
             peer_config,
@@ -75,6 +88,7 @@ impl Viewers {
             seed,
             workers: inboxes,
             stopping: stopping.clone(),
+            live: live.clone(),
         };
         let joins = std::thread::Builder::new()
             .name("bench-signaling".into())
@@ -82,6 +96,7 @@ impl Viewers {
         Ok(Self {
             steady_start,
             steady_end,
+            live,
             workers,
             joins,
         })
@@ -89,14 +104,23 @@ impl Viewers {
 
     /// Waits for every thread (`stopping` must be set): each viewer's outcome, and what the
     /// signaling thread did.
-    pub fn finish(self) -> (Result<Vec<ViewerOutcome>, DriverError>, JoinOutcome) {
+    pub fn finish(self) -> (Result<WorkersOutcome, DriverError>, JoinOutcome) {
         let joined = self.joins.join().unwrap_or_default();
-        let mut outcomes = Vec::new();
+        let mut outcome = WorkersOutcome {
+            viewers: Vec::new(),
+            steady_cpu: Some(Duration::ZERO),
+        };
         let mut failure = None;
         for (handle, waker) in self.workers {
             waker.wake();
             match handle.join() {
-                Ok(Ok(mut some)) => outcomes.append(&mut some),
+                Ok(Ok(mut worker)) => {
+                    outcome.viewers.append(&mut worker.viewers);
+                    outcome.steady_cpu = outcome
+                        .steady_cpu
+                        .zip(worker.steady_cpu)
+                        .map(|(sum, cpu)| sum + cpu);
+                }
                 Ok(Err(error)) => {
                     failure.get_or_insert(DriverError::Io(error));
                 }
@@ -105,6 +129,6 @@ impl Viewers {
                 }
             }
         }
-        (failure.map_or(Ok(outcomes), Err), joined)
+        (failure.map_or(Ok(outcome), Err), joined)
     }
 }

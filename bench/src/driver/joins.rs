@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use shardcast_control::Role;
 
 use crate::peer::{ClientPeer, PeerConfig, PeerError};
-use crate::whip_client::{WhipError, delete_session, post_offer};
+use crate::whip_client::{ClientTls, WhipError, delete_session, post_offer};
 
+use super::live::LiveCounters;
 use super::net::bind_like;
 use super::viewer::NewViewer;
 use super::wake::EventFd;
@@ -61,6 +62,7 @@ pub struct WorkerInbox {
 pub struct JoinPlan {
     pub whep_url: String,
     pub token: Option<String>,
+    pub tls: ClientTls,
     pub viewers: usize,
     pub ramp: Ramp,
     pub peer_config: PeerConfig,
@@ -69,6 +71,8 @@ pub struct JoinPlan {
     pub seed: u64,
     pub workers: Vec<WorkerInbox>,
     pub stopping: Arc<AtomicBool>,
+    /// Counts offers posted and refused, for the progress display.
+    pub live: Arc<LiveCounters>,
 }
 
 /// What the signaling thread did.
@@ -86,7 +90,9 @@ pub fn run(plan: &JoinPlan) -> JoinOutcome {
         if !sleep_until(plan.ramp.post_time(index), &plan.stopping) {
             break;
         }
+        plan.live.on_posted();
         if let Err(error) = join(plan, index, &mut outcome.sessions) {
+            plan.live.on_refused();
             outcome
                 .first_failure
                 .get_or_insert_with(|| format!("viewer {index}: {error}"));
@@ -110,8 +116,14 @@ fn join(plan: &JoinPlan, index: usize, sessions: &mut Vec<String>) -> Result<(),
     let seed = plan.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut peer = ClientPeer::new(Role::Play, &config, seed, posted);
     let token = plan.token.as_deref();
-    let negotiated = post_offer(&plan.whep_url, token, peer.offer_sdp(), HTTP_TIMEOUT)
-        .map_err(JoinError::Post)?;
+    let negotiated = post_offer(
+        &plan.whep_url,
+        token,
+        peer.offer_sdp(),
+        HTTP_TIMEOUT,
+        &plan.tls,
+    )
+    .map_err(JoinError::Post)?;
     sessions.push(negotiated.resource_url);
     peer.accept_answer(Instant::now(), &negotiated.answer_sdp)
         .map_err(JoinError::Answer)?;
@@ -157,9 +169,9 @@ pub fn sleep_until(at: Instant, stopping: &AtomicBool) -> bool {
 
 /// Ends every session. A failure is not the run's: a server also ends a session whose
 /// viewer went silent, so the rest are still tried and the measurements stand.
-pub fn delete_all(sessions: &[String], token: Option<&str>) {
+pub fn delete_all(sessions: &[String], token: Option<&str>, tls: &ClientTls) {
     for session in sessions {
-        let _ended = delete_session(session, token, HTTP_TIMEOUT);
+        let _ended = delete_session(session, token, HTTP_TIMEOUT, tls);
     }
 }
 

@@ -4,21 +4,25 @@
 //! UDP socket), the viewer `worker`s (each many viewers on its own io_uring, see `ring` and
 //! `slots`), and the signaling thread in `joins` that posts WHEP offers at the ramp rate and
 //! hands each accepted viewer to a worker. [`run`] itself waits out the ramp and the steady
-//! window, samples the server's usage at both ends of it, then stops everything, ends every
-//! session and adds up what the viewers measured.
+//! window, drawing the `progress` bar from the `live` counters, samples the server's usage
+//! and its own at both ends of the window, then stops everything, ends every session and
+//! adds up what the viewers measured.
 
 mod clock;
 mod codec_offer;
 mod fleet;
 mod joins;
+mod live;
 mod net;
 mod probe;
+mod progress;
 mod publisher;
 mod ring;
 mod slots;
 mod timers;
 mod viewer;
 mod wake;
+mod window_cpu;
 mod worker;
 
 use std::io;
@@ -35,13 +39,13 @@ use crate::accounting::Summary;
 use crate::media::{LoopStats, MediaError};
 use crate::peer::{H264_PAYLOAD_TYPE, PeerConfig, PeerError, VP8_PAYLOAD_TYPE};
 use crate::server_usage::{self, ServerUsage};
-use crate::whip_client::WhipError;
+use crate::whip_client::{ClientTls, WhipError};
 
 use clock::CaptureClock;
-use fleet::Viewers;
+use fleet::{Viewers, WorkersOutcome};
 use joins::JoinOutcome;
+use progress::Progress;
 use publisher::{CONNECT_TIMEOUT, PublisherSetup};
-use viewer::ViewerOutcome;
 
 /// The video codec the publisher sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +75,8 @@ pub struct BenchConfig {
     pub whip_url: String,
     pub whep_url: String,
     pub token: Option<String>,
+    /// How `https://` URLs are secured; built once, shared by every request.
+    pub tls: ClientTls,
     pub viewers: usize,
     /// Viewers posted per second.
     pub ramp_per_second: f64,
@@ -86,6 +92,9 @@ pub struct BenchConfig {
     pub offer_candidates: bool,
     /// Server processes whose CPU and memory are sampled over the steady window.
     pub server_pids: Vec<u32>,
+    /// A progress bar on stderr during the ramp and the steady window (shown only when
+    /// stderr is a terminal).
+    pub progress: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +112,19 @@ pub struct RunReport {
     pub server: Vec<ServerUsage>,
     /// Viewer-packets received in the steady window.
     pub delivered_packets: u64,
+    /// What the bench itself spent in the steady window.
+    pub bench: BenchUsage,
+}
+
+/// The bench's own CPU over the steady window, to show it was not the bottleneck.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BenchUsage {
+    /// The viewer worker threads' CPU time, summed; `None` unless every worker read its
+    /// clock at both ends of the window.
+    pub workers_cpu: Option<Duration>,
+    /// The whole process (workers, publisher, signaling) in percent of one core; `None`
+    /// when /proc could not be read.
+    pub process_cpu_percent: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +186,7 @@ pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
         PublisherSetup {
             whip_url: config.whip_url.clone(),
             token: config.token.clone(),
+            tls: config.tls.clone(),
             codec: config.codec,
             peer_config: peer_config.clone(),
             candidate_ip,
@@ -192,10 +215,10 @@ pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
     let measured = measure(config, &viewers, &publisher);
     stopping.store(true, Ordering::Release);
     let (outcomes, joined) = viewers.finish();
-    joins::delete_all(&joined.sessions, config.token.as_deref());
+    joins::delete_all(&joined.sessions, config.token.as_deref(), &config.tls);
     let publisher_stats = finish_publisher(publisher)?;
-    let (steady, server) = measured?;
-    report(config, outcomes?, joined, publisher_stats, steady, server)
+    let measured = measured?;
+    report(config, outcomes?, joined, publisher_stats, measured)
 }
 
 fn validate(config: &BenchConfig) -> Result<(), DriverError> {
@@ -233,41 +256,68 @@ fn finish_publisher(
         .map_err(|_| DriverError::Panicked("publisher"))?
 }
 
-/// Waits out the ramp, samples the servers, waits out the steady window, samples again:
-/// the steady window's length and each server's usage over it.
+/// What the main thread measured over the steady window.
+struct Measured {
+    steady: Duration,
+    server: Vec<ServerUsage>,
+    process_cpu_percent: Option<f64>,
+}
+
+/// Waits out the ramp, samples the servers and this process, waits out the steady window,
+/// samples again; the progress bar is drawn while waiting and cleared at the end.
 fn measure(
     config: &BenchConfig,
     viewers: &Viewers,
     publisher: &JoinHandle<Result<LoopStats, DriverError>>,
-) -> Result<(Duration, Vec<ServerUsage>), DriverError> {
-    wait_until(viewers.steady_start, publisher)?;
+) -> Result<Measured, DriverError> {
+    let mut progress = Progress::new(
+        config.progress,
+        config.viewers,
+        viewers.steady_start,
+        viewers.steady_end,
+    );
+    let mut show = |now| progress.show(now, &viewers.live.totals());
+    let own_pid = std::process::id();
+    wait_until(viewers.steady_start, publisher, &mut show)?;
     let first = sample_all(&config.server_pids)?;
-    wait_until(viewers.steady_end, publisher)?;
+    let own_first = server_usage::sample(own_pid, Instant::now()).ok();
+    wait_until(viewers.steady_end, publisher, &mut show)?;
     let last = sample_all(&config.server_pids)?;
-    let usage = config
+    let own_last = server_usage::sample(own_pid, Instant::now()).ok();
+    let server = config
         .server_pids
         .iter()
         .zip(first.iter().zip(&last))
         .map(|(&pid, (first, last))| server_usage::usage_between(first, last, pid))
         .collect();
-    Ok((viewers.steady_end - viewers.steady_start, usage))
+    let process_cpu_percent = own_first
+        .zip(own_last)
+        .map(|(first, last)| server_usage::usage_between(&first, &last, own_pid).cpu_percent);
+    Ok(Measured {
+        steady: viewers.steady_end - viewers.steady_start,
+        server,
+        process_cpu_percent,
+    })
 }
 
 fn sample_all(pids: &[u32]) -> Result<Vec<server_usage::UsageSample>, DriverError> {
     pids.iter().map(|&pid| sample_server(pid)).collect()
 }
 
-/// Sleeps until `at`; an error as soon as the publisher thread ended (its own error is
-/// what the run reports).
+/// Sleeps until `at`, calling `show` at every wake; an error as soon as the publisher
+/// thread ended (its own error is what the run reports).
 fn wait_until(
     at: Instant,
     publisher: &JoinHandle<Result<LoopStats, DriverError>>,
+    show: &mut impl FnMut(Instant),
 ) -> Result<(), DriverError> {
     loop {
         if publisher.is_finished() {
             return Err(DriverError::PublisherLost("the publisher stopped"));
         }
-        let left = at.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        show(now);
+        let left = at.saturating_duration_since(now);
         if left.is_zero() {
             return Ok(());
         }
@@ -277,16 +327,15 @@ fn wait_until(
 
 fn report(
     config: &BenchConfig,
-    outcomes: Vec<ViewerOutcome>,
+    workers: WorkersOutcome,
     joined: JoinOutcome,
     publisher: LoopStats,
-    steady: Duration,
-    server: Vec<ServerUsage>,
+    measured: Measured,
 ) -> Result<RunReport, DriverError> {
     let mut video = Summary::new();
     let mut audio = Summary::new();
     let mut connected = 0;
-    for outcome in &outcomes {
+    for outcome in &workers.viewers {
         video.add(&outcome.video);
         audio.add(&outcome.audio);
         connected += usize::from(outcome.connected);
@@ -304,11 +353,15 @@ fn report(
         viewers_requested: config.viewers,
         viewers_connected: connected,
         viewers_failed: config.viewers - connected,
-        steady,
+        steady: measured.steady,
         video,
         audio,
         publisher,
-        server,
+        server: measured.server,
         delivered_packets,
+        bench: BenchUsage {
+            workers_cpu: workers.steady_cpu,
+            process_cpu_percent: measured.process_cpu_percent,
+        },
     })
 }

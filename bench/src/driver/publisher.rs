@@ -14,9 +14,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shardcast_control::{MediaKind, Role};
 
-use crate::media::{LoopStats, MediaLoop, OutgoingPacket, RtpIdentity, Track};
-use crate::peer::{AUDIO_PAYLOAD_TYPE, ClientPeer, PeerConfig, PeerError, PeerEvent};
-use crate::whip_client::{delete_session, post_offer};
+use crate::media::{LoopStats, MediaLoop, OutgoingPacket, RtpIdentity, RtxIdentity, Track};
+use crate::peer::{
+    AUDIO_PAYLOAD_TYPE, ClientPeer, LocalDescription, PeerConfig, PeerError, PeerEvent,
+    RemoteDescription,
+};
+use crate::whip_client::{ClientTls, delete_session, post_offer};
 
 use super::clock::CaptureClock;
 use super::codec_offer::offer_only;
@@ -41,6 +44,7 @@ const IDLE_WAIT: Duration = Duration::from_millis(50);
 pub struct PublisherSetup {
     pub whip_url: String,
     pub token: Option<String>,
+    pub tls: ClientTls,
     pub codec: BenchCodec,
     pub peer_config: PeerConfig,
     pub candidate_ip: Option<IpAddr>,
@@ -78,7 +82,7 @@ fn run(setup: &PublisherSetup, connected: &Sender<()>) -> Result<LoopStats, Driv
     let mut peer = ClientPeer::new(Role::Publish, &config, setup.seed, Instant::now());
     let token = setup.token.as_deref();
     let offer = offer_only(peer.offer_sdp(), setup.codec.payload_type());
-    let negotiated = post_offer(&setup.whip_url, token, &offer, HTTP_TIMEOUT)
+    let negotiated = post_offer(&setup.whip_url, token, &offer, HTTP_TIMEOUT, &setup.tls)
         .map_err(DriverError::PublisherRefused)?;
     let result = peer
         .accept_answer(Instant::now(), &negotiated.answer_sdp)
@@ -88,11 +92,18 @@ fn run(setup: &PublisherSetup, connected: &Sender<()>) -> Result<LoopStats, Driv
                 Some(socket) => socket,
                 None => bind_for_answer(&peer)?,
             };
-            let tracks = tracks(&peer, setup.codec, video, audio, setup.seed)?;
+            let tracks = tracks(
+                peer.remote(),
+                peer.local(),
+                setup.codec,
+                video,
+                audio,
+                setup.seed,
+            )?;
             Publisher::new(peer, socket, setup.clock)?.run(tracks, setup, connected)
         });
     // The server would end the session on its own once we fall silent.
-    let _ended = delete_session(&negotiated.resource_url, token, HTTP_TIMEOUT);
+    let _ended = delete_session(&negotiated.resource_url, token, HTTP_TIMEOUT, &setup.tls);
     result
 }
 
@@ -105,16 +116,19 @@ fn bind_for_answer(peer: &ClientPeer) -> Result<UdpSocket, DriverError> {
 }
 
 /// The tracks to send with their RTP identities: the video codec must be in the answer;
-/// audio goes only when the server accepted it.
+/// audio goes only when the server accepted it. Video is resent in its RTX stream (the one
+/// the offer declared) when the answer paired an RTX payload type with the codec, as a
+/// browser does, and as the original packets otherwise.
 fn tracks(
-    peer: &ClientPeer,
+    remote: Option<&RemoteDescription>,
+    local: &LocalDescription,
     codec: BenchCodec,
     video: Track,
     audio: Track,
     seed: u64,
 ) -> Result<Vec<(Track, RtpIdentity)>, DriverError> {
     let accepts = |kind: MediaKind, payload_type: u8| {
-        peer.remote()
+        remote
             .and_then(|remote| remote.section(kind))
             .is_some_and(|section| {
                 section
@@ -126,17 +140,25 @@ fn tracks(
     if !accepts(MediaKind::Video, codec.payload_type()) {
         return Err(DriverError::CodecRefused(codec.name()));
     }
-    let local = peer.local();
     let mut rng = StdRng::seed_from_u64(!seed);
-    let mut identity = |payload_type, ssrc| RtpIdentity {
+    let video_rtx = remote
+        .and_then(|remote| remote.rtx_payload_type(MediaKind::Video, codec.payload_type()))
+        .map(|payload_type| RtxIdentity {
+            payload_type,
+            ssrc: local.video_rtx_ssrc,
+            first_sequence_number: rng.random(),
+        });
+    let mut identity = |payload_type, ssrc, rtx| RtpIdentity {
         payload_type,
         ssrc,
         first_sequence_number: rng.random(),
         first_timestamp: rng.random(),
+        rtx,
     };
-    let mut tracks = vec![(video, identity(codec.payload_type(), local.video_ssrc))];
+    let video_identity = identity(codec.payload_type(), local.video_ssrc, video_rtx);
+    let mut tracks = vec![(video, video_identity)];
     if accepts(MediaKind::Audio, AUDIO_PAYLOAD_TYPE) {
-        tracks.push((audio, identity(AUDIO_PAYLOAD_TYPE, local.audio_ssrc)));
+        tracks.push((audio, identity(AUDIO_PAYLOAD_TYPE, local.audio_ssrc, None)));
     }
     Ok(tracks)
 }
@@ -258,5 +280,57 @@ impl Publisher {
         let _queued = self
             .peer
             .send_rtp(&packet.header, &packet.payload, Some(capture));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shardcast_control::Fingerprint;
+
+    /// A server's answer accepting VP8 and Opus, with `video_extra` in the video m-line.
+    fn answer(video_extra: &str) -> RemoteDescription {
+        let sdp = format!(
+            "v=0\r\na=ice-ufrag:u\r\na=ice-pwd:p\r\na=fingerprint:sha-256 AB:01\r\n\
+             a=candidate:1 1 udp 1 192.0.2.1 9000 typ host\r\n\
+             m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n\
+             m=video 9 UDP/TLS/RTP/SAVPF 96 98\r\na=mid:1\r\na=rtpmap:96 VP8/90000\r\n\
+             {video_extra}"
+        );
+        RemoteDescription::parse(&sdp).unwrap()
+    }
+
+    fn video_identity(remote: &RemoteDescription) -> (LocalDescription, RtpIdentity) {
+        let fingerprint = Fingerprint {
+            algorithm: "sha-256".into(),
+            value: vec![1],
+        };
+        let mut rng = StdRng::seed_from_u64(1);
+        let local = LocalDescription::generate(Role::Publish, fingerprint, &mut rng);
+        let video = Track::vp8_ivf(VP8_FILE).unwrap();
+        let audio = Track::opus_ogg(OPUS_FILE).unwrap();
+        let tracks = tracks(Some(remote), &local, BenchCodec::Vp8, video, audio, 5).unwrap();
+        assert_eq!(tracks.len(), 2);
+        assert_eq!(tracks[1].1.rtx, None, "audio is never resent");
+        (local, tracks[0].1)
+    }
+
+    #[test]
+    fn video_is_resent_in_the_declared_rtx_stream_with_the_answers_payload_type() {
+        // The server may number RTX differently from our offer; its answer decides.
+        let accepted = answer("a=rtpmap:98 rtx/90000\r\na=fmtp:98 apt=96\r\n");
+        let (local, video) = video_identity(&accepted);
+        assert_eq!(video.ssrc, local.video_ssrc);
+        let rtx = video.rtx.unwrap();
+        assert_eq!((rtx.payload_type, rtx.ssrc), (98, local.video_rtx_ssrc));
+    }
+
+    #[test]
+    fn video_is_resent_plain_when_the_answer_left_rtx_out() {
+        let (local, video) = video_identity(&answer(""));
+        assert_eq!(video.ssrc, local.video_ssrc);
+        assert_eq!(video.rtx, None);
+        let rtx_for_another_codec = answer("a=rtpmap:98 rtx/90000\r\na=fmtp:98 apt=102\r\n");
+        assert_eq!(video_identity(&rtx_for_another_codec).1.rtx, None);
     }
 }

@@ -24,6 +24,15 @@ pub struct NewViewer {
     pub posted: Instant,
 }
 
+/// Where a viewer's session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Connecting,
+    Connected,
+    /// Never connected or lost: the peer has nothing left to do.
+    Ended,
+}
+
 /// What one viewer measured, snapshotted at the end of the run.
 #[derive(Debug, Clone)]
 pub struct ViewerOutcome {
@@ -46,6 +55,8 @@ pub struct Viewer {
     pub scheduled: Option<Instant>,
     /// Already in this turn's list of viewers to process.
     pub touched: bool,
+    /// The state the worker last counted it in.
+    pub counted_as: SessionState,
 }
 
 impl Viewer {
@@ -63,6 +74,7 @@ impl Viewer {
             video_ssrc: None,
             scheduled: None,
             touched: false,
+            counted_as: SessionState::Connecting,
         }
     }
 
@@ -80,8 +92,10 @@ impl Viewer {
         }
     }
 
-    /// Accounts what the peer received and sends the feedback that is due.
-    pub fn process(&mut self, now: Instant, clock: &CaptureClock) {
+    /// Accounts what the peer received and sends the feedback that is due; how many RTP
+    /// packets were accounted.
+    pub fn process(&mut self, now: Instant, clock: &CaptureClock) -> u64 {
+        let mut received = 0;
         while let Some(event) = self.peer.poll_event() {
             if let PeerEvent::Rtp {
                 ssrc,
@@ -95,6 +109,7 @@ impl Viewer {
                 ..
             } = event
             {
+                received += 1;
                 let packet = ReceivedPacket {
                     sequence_number: seq,
                     timestamp,
@@ -115,6 +130,17 @@ impl Viewer {
         }
         if self.peer.is_connected() {
             self.send_feedback(now);
+        }
+        received
+    }
+
+    pub fn session_state(&self) -> SessionState {
+        if self.peer.is_connected() {
+            SessionState::Connected
+        } else if self.peer.poll_timeout().is_none() {
+            SessionState::Ended
+        } else {
+            SessionState::Connecting
         }
     }
 

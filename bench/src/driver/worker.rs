@@ -5,6 +5,8 @@
 //! thread, fire a bounded number of due timers, then let every viewer touched this turn
 //! account its packets and send its feedback, submit once, and sleep until the earliest
 //! deadline or a wake. The bounds keep a flood of packets from delaying NACK timers.
+//! Once a turn the worker publishes its live tally for the progress display, and at the
+//! steady window's ends it reads its own CPU clock.
 
 use std::collections::VecDeque;
 use std::io;
@@ -19,10 +21,12 @@ use std::time::{Duration, Instant};
 use crate::accounting::MeasurementWindow;
 
 use super::clock::CaptureClock;
+use super::live::{WorkerCounters, WorkerTally};
 use super::ring::{Completion, ViewerRing};
 use super::timers::Timers;
 use super::viewer::{NewViewer, Viewer, ViewerOutcome};
 use super::wake::EventFd;
+use super::window_cpu::{WindowCpu, this_thread_cpu_time};
 
 const COMPLETIONS_PER_TURN: usize = 1024;
 const TIMERS_PER_TURN: usize = 512;
@@ -45,6 +49,15 @@ pub struct WorkerSetup {
     pub clock: CaptureClock,
     /// How many viewers it will get, to size the ring.
     pub capacity: usize,
+    /// Where it publishes its tally for the progress display.
+    pub counters: Arc<WorkerCounters>,
+}
+
+/// What one worker thread measured.
+pub struct WorkerOutcome {
+    pub viewers: Vec<ViewerOutcome>,
+    /// Its own CPU time in the steady window; `None` when it could not be read.
+    pub steady_cpu: Option<Duration>,
 }
 
 /// Starts worker `number`; it runs until `stopping` is set and it is woken, then returns
@@ -52,7 +65,7 @@ pub struct WorkerSetup {
 pub fn spawn(
     number: usize,
     setup: WorkerSetup,
-) -> io::Result<JoinHandle<io::Result<Vec<ViewerOutcome>>>> {
+) -> io::Result<JoinHandle<io::Result<WorkerOutcome>>> {
     std::thread::Builder::new()
         .name(format!("bench-viewers-{number}"))
         .spawn(move || {
@@ -75,6 +88,8 @@ struct Worker {
     touched: Vec<usize>,
     outbox: VecDeque<(usize, SocketAddr, Vec<u8>)>,
     completions: Vec<Completion>,
+    tally: WorkerTally,
+    steady_cpu: WindowCpu,
     setup: WorkerSetup,
 }
 
@@ -89,18 +104,22 @@ impl Worker {
             touched: Vec::new(),
             outbox: VecDeque::new(),
             completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
+            tally: WorkerTally::default(),
+            steady_cpu: WindowCpu::new(setup.window),
             setup,
         })
     }
 
-    fn run(mut self) -> io::Result<Vec<ViewerOutcome>> {
+    fn run(mut self) -> io::Result<WorkerOutcome> {
         self.ring.arm_wake(self.setup.waker.as_raw_fd())?;
         loop {
             let now = Instant::now();
+            self.steady_cpu.on_turn(now, this_thread_cpu_time);
             let backlog = self.handle_completions(now)?;
             self.take_new_viewers()?;
             self.fire_timers(now);
             self.process_touched(now)?;
+            self.setup.counters.publish(&self.tally);
             if self.setup.stopping.load(Ordering::Acquire) {
                 break;
             }
@@ -109,7 +128,10 @@ impl Worker {
             self.ring.submit_and_wait(backlog, deadline)?;
         }
         let now = Instant::now();
-        Ok(self.viewers.iter().map(|v| v.outcome(now)).collect())
+        Ok(WorkerOutcome {
+            viewers: self.viewers.iter().map(|v| v.outcome(now)).collect(),
+            steady_cpu: self.steady_cpu.spent(),
+        })
     }
 
     /// Handles up to one turn's completions; true when more are already waiting.
@@ -178,7 +200,10 @@ impl Worker {
                 continue;
             };
             viewer.touched = false;
-            viewer.process(now, &self.setup.clock);
+            self.tally.received += viewer.process(now, &self.setup.clock);
+            let state = viewer.session_state();
+            self.tally.on_session_change(viewer.counted_as, state);
+            viewer.counted_as = state;
             while let Some((destination, datagram)) = viewer.poll_transmit() {
                 self.outbox.push_back((slot, destination, datagram));
             }

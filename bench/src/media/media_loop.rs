@@ -10,7 +10,7 @@ use super::{MediaError, OutgoingPacket, RtpIdentity, Track, TrackSender};
 pub struct LoopStats {
     /// Sequence numbers asked for by NACK.
     pub nack_requests: u64,
-    /// Of those, the ones found in the send cache and sent again.
+    /// Of those, the ones found in the send cache and sent again, in an RTX stream or not.
     pub retransmissions: u64,
     /// PLI and FIR requests.
     pub keyframe_requests: u64,
@@ -24,19 +24,22 @@ pub struct MediaLoop {
 }
 
 impl MediaLoop {
-    /// Starts every track at `now`; SSRCs must differ, since feedback names its track by
-    /// SSRC.
+    /// Starts every track at `now`; SSRCs, RTX ones included, must differ, since feedback
+    /// names its track by SSRC and receivers tell streams apart by it.
     pub fn new(
         tracks: Vec<(Track, RtpIdentity)>,
         max_payload: usize,
         now: Instant,
     ) -> Result<Self, MediaError> {
-        for (index, (_, identity)) in tracks.iter().enumerate() {
-            if tracks[..index]
-                .iter()
-                .any(|(_, earlier)| earlier.ssrc == identity.ssrc)
-            {
-                return Err(MediaError::DuplicateSsrc(identity.ssrc));
+        let ssrcs: Vec<u32> = tracks
+            .iter()
+            .flat_map(|(_, identity)| {
+                std::iter::once(identity.ssrc).chain(identity.rtx.map(|rtx| rtx.ssrc))
+            })
+            .collect();
+        for (index, ssrc) in ssrcs.iter().enumerate() {
+            if ssrcs[..index].contains(ssrc) {
+                return Err(MediaError::DuplicateSsrc(*ssrc));
             }
         }
         let tracks = tracks
@@ -86,7 +89,8 @@ impl MediaLoop {
         true
     }
 
-    /// A NACK for one packet of `ssrc`: the packet again if it is still cached.
+    /// A NACK for one packet of the media stream `ssrc`: the packet again if it is still
+    /// cached, in the track's RTX stream when it has one.
     pub fn retransmit(&mut self, ssrc: u32, sequence_number: u16) -> Option<OutgoingPacket> {
         let packet = self.track_mut(ssrc)?.retransmit(sequence_number);
         self.stats.nack_requests += 1;
@@ -108,13 +112,14 @@ impl MediaLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::test_files;
+    use crate::media::{RtxIdentity, test_files};
     use shardcast_control::{CodecName, MediaKind};
     use shardcast_proto::codec::is_keyframe;
     use std::time::Duration;
 
     const VIDEO_SSRC: u32 = 0xaaaa;
     const AUDIO_SSRC: u32 = 0xbbbb;
+    const RTX_SSRC: u32 = 0xcccc;
 
     fn identity(payload_type: u8, ssrc: u32) -> RtpIdentity {
         RtpIdentity {
@@ -122,6 +127,7 @@ mod tests {
             ssrc,
             first_sequence_number: 1000,
             first_timestamp: 5000,
+            rtx: None,
         }
     }
 
@@ -263,12 +269,57 @@ mod tests {
     }
 
     #[test]
+    fn answers_nacks_in_the_rtx_stream_when_negotiated_and_counts_them_alike() {
+        let start = Instant::now();
+        let video = Track::vp8_ivf(&test_files::read("video-vp8.ivf")).unwrap();
+        let mut with_rtx = identity(96, VIDEO_SSRC);
+        with_rtx.rtx = Some(RtxIdentity {
+            payload_type: 97,
+            ssrc: RTX_SSRC,
+            first_sequence_number: 7,
+        });
+        let mut media = MediaLoop::new(vec![(video, with_rtx)], 1200, start).unwrap();
+        let sent = run(&mut media, start, start + Duration::from_millis(100));
+        let (_, original) = &sent[1];
+        let resent = media.retransmit(VIDEO_SSRC, 1001).unwrap();
+        assert_eq!(resent.header.ssrc, RTX_SSRC);
+        assert_eq!(resent.header.payload_type, 97);
+        assert_eq!(resent.header.sequence_number, 7);
+        assert_eq!(resent.payload[..2], 1001u16.to_be_bytes());
+        assert_eq!(resent.payload[2..], original.payload[..]);
+        // Feedback names the media SSRC, never the RTX one.
+        assert_eq!(media.retransmit(RTX_SSRC, 7), None);
+        assert_eq!(media.retransmit(VIDEO_SSRC, 999), None);
+        assert_eq!(
+            media.stats(),
+            LoopStats {
+                nack_requests: 2,
+                retransmissions: 1,
+                keyframe_requests: 0
+            }
+        );
+    }
+
+    #[test]
     fn rejects_duplicate_ssrcs() {
         let audio = Track::opus_ogg(&test_files::read("audio-opus.ogg")).unwrap();
         let tracks = vec![(audio.clone(), identity(111, 1)), (audio, identity(111, 1))];
         assert_eq!(
             MediaLoop::new(tracks, 1200, Instant::now()).err(),
             Some(MediaError::DuplicateSsrc(1))
+        );
+        let video = Track::vp8_ivf(&test_files::read("video-vp8.ivf")).unwrap();
+        let mut clashing = identity(96, VIDEO_SSRC);
+        clashing.rtx = Some(RtxIdentity {
+            payload_type: 97,
+            ssrc: AUDIO_SSRC,
+            first_sequence_number: 0,
+        });
+        let audio = Track::opus_ogg(&test_files::read("audio-opus.ogg")).unwrap();
+        let tracks = vec![(video, clashing), (audio, identity(111, AUDIO_SSRC))];
+        assert_eq!(
+            MediaLoop::new(tracks, 1200, Instant::now()).err(),
+            Some(MediaError::DuplicateSsrc(AUDIO_SSRC))
         );
     }
 }

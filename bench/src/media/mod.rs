@@ -2,9 +2,10 @@
 //!
 //! The readers turn file bytes into [`Frame`]s (`ivf` for VP8, `annexb` for H.264, `ogg` and
 //! `opus` for Opus), `packetize` cuts frames into RTP payloads, and [`MediaLoop`] paces them
-//! by their timestamps against an explicit `now`, answering NACKs from a send cache and
-//! keyframe requests by skipping to the next keyframe in the file, the way a live encoder
-//! would. The files themselves and how they were made are in `bench/media/README.md`.
+//! by their timestamps against an explicit `now`, answering NACKs from a send cache (in an
+//! RTX stream when the server accepted one, `rtx`) and keyframe requests by skipping to the
+//! next keyframe in the file, the way a live encoder would. The files themselves and how
+//! they were made are in `bench/media/README.md`.
 
 pub mod annexb;
 pub mod ivf;
@@ -12,10 +13,12 @@ mod media_loop;
 pub mod ogg;
 pub mod opus;
 pub mod packetize;
+mod rtx;
 mod send_cache;
 mod track_sender;
 
 pub use media_loop::{LoopStats, MediaLoop};
+pub use rtx::{RtxIdentity, RtxStream};
 pub use send_cache::SendCache;
 pub use track_sender::{OutgoingPacket, RtpIdentity, TrackSender};
 

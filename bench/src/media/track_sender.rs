@@ -13,7 +13,7 @@ use shardcast_control::MediaKind;
 use shardcast_proto::rtp::RtpHeader;
 
 use super::packetize::Packetizer;
-use super::{SendCache, Track};
+use super::{RtxIdentity, RtxStream, SendCache, Track};
 
 /// How many sent packets each track keeps for retransmission: about 0.8 s of 1.5 Mbps video.
 pub const SEND_CACHE_PACKETS: usize = 1024;
@@ -26,6 +26,9 @@ pub struct RtpIdentity {
     pub ssrc: u32,
     pub first_sequence_number: u16,
     pub first_timestamp: u32,
+    /// Where retransmissions go: an RTX stream when the server accepted one, else the
+    /// original packet again.
+    pub rtx: Option<RtxIdentity>,
 }
 
 /// One RTP packet to send: the caller writes `header` and `payload` with
@@ -34,7 +37,7 @@ pub struct RtpIdentity {
 pub struct OutgoingPacket {
     pub kind: MediaKind,
     pub header: RtpHeader,
-    /// Shared with the send cache, so a retransmission copies no payload.
+    /// Shared with the send cache, so a plain retransmission copies no payload.
     pub payload: Arc<[u8]>,
 }
 
@@ -54,6 +57,7 @@ pub struct TrackSender {
     next_sequence_number: u16,
     keyframe_requested: bool,
     cache: SendCache,
+    rtx: Option<RtxStream>,
 }
 
 impl TrackSender {
@@ -71,6 +75,7 @@ impl TrackSender {
             next_sequence_number: identity.first_sequence_number,
             keyframe_requested: false,
             cache: SendCache::new(SEND_CACHE_PACKETS),
+            rtx: identity.rtx.map(RtxStream::new),
         }
     }
 
@@ -108,9 +113,14 @@ impl TrackSender {
         self.keyframe_requested = true;
     }
 
-    /// The packet once sent with `sequence_number`, if it is still in the send cache.
-    pub fn retransmit(&self, sequence_number: u16) -> Option<OutgoingPacket> {
-        self.cache.get(sequence_number).cloned()
+    /// The packet once sent with `sequence_number`, if it is still in the send cache: in
+    /// the RTX stream when there is one, else as it was sent.
+    pub fn retransmit(&mut self, sequence_number: u16) -> Option<OutgoingPacket> {
+        let original = self.cache.get(sequence_number)?;
+        Some(match self.rtx.as_mut() {
+            Some(rtx) => rtx.wrap(original),
+            None => original.clone(),
+        })
     }
 
     fn packetize_next_frame(&mut self) {
@@ -167,6 +177,7 @@ mod tests {
         ssrc: 0x1234,
         first_sequence_number: 65534,
         first_timestamp: u32::MAX - 3000,
+        rtx: None,
     };
 
     /// Four VP8-like frames 1/30 s apart, keyframes at 0 and 2; frame `i` is 2000 bytes of
@@ -280,5 +291,42 @@ mod tests {
         assert_eq!(sender.retransmit(65534), None);
         let last = 65534u16.wrapping_add(sent as u16);
         assert!(sender.retransmit(last).is_some());
+    }
+
+    #[test]
+    fn retransmits_in_the_rtx_stream_when_there_is_one() {
+        let start = Instant::now();
+        let rtx = RtxIdentity {
+            payload_type: 97,
+            ssrc: 0x5678,
+            first_sequence_number: 10,
+        };
+        let identity = RtpIdentity {
+            rtx: Some(rtx),
+            ..IDENTITY
+        };
+        let mut sender = TrackSender::new(track(), identity, 1200, start);
+        let first = sender.poll(start).unwrap();
+        let second = sender.poll(start).unwrap();
+        let resent = [65535, 65534].map(|seq| sender.retransmit(seq).unwrap());
+        for (packet, original) in resent.iter().zip([&second, &first]) {
+            assert_eq!(
+                (packet.header.payload_type, packet.header.ssrc),
+                (97, 0x5678)
+            );
+            assert_eq!(packet.header.timestamp, original.header.timestamp);
+            assert_eq!(
+                packet.payload[..2],
+                original.header.sequence_number.to_be_bytes()
+            );
+            assert_eq!(packet.payload[2..], original.payload[..]);
+        }
+        assert_eq!(resent.map(|packet| packet.header.sequence_number), [10, 11]);
+        assert_eq!(sender.retransmit(100), None, "never sent");
+        let again = sender.retransmit(65534).unwrap();
+        assert_eq!(again.header.sequence_number, 12, "a miss takes no number");
+        // The media stream goes on where it was: RTX takes none of its numbers.
+        let next = drain(&mut sender, start + millis(34));
+        assert_eq!(next[0].0, 0);
     }
 }

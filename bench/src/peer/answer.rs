@@ -112,6 +112,17 @@ impl RemoteDescription {
     pub fn section(&self, kind: MediaKind) -> Option<&MediaSection> {
         self.media.iter().find(|m| m.kind == kind)
     }
+
+    /// The RTX payload type (RFC 4588) the answer pairs with codec `payload_type` on its
+    /// `kind` m-line: `Some` when the server accepted retransmissions in a stream of their
+    /// own for that codec, `None` when it wants them as the original packets again.
+    pub fn rtx_payload_type(&self, kind: MediaKind, payload_type: u8) -> Option<u8> {
+        self.section(kind)?
+            .codecs
+            .iter()
+            .find(|codec| codec.payload_type == payload_type)?
+            .rtx_payload_type
+    }
 }
 
 fn split_scopes(sdp: &str) -> Result<(Scope, Vec<MediaScope>), PeerError> {
@@ -284,7 +295,7 @@ fn codec(scope: &Scope, kind: MediaKind, pt: u8, rtpmap: &str) -> Option<Codec> 
         let apt = fmtp
             .split(';')
             .find_map(|p| p.trim().strip_prefix("apt="))?;
-        (apt.parse::<u8>().ok()? == pt).then_some(*rtx)
+        (apt.parse::<u8>().ok()? == pt && is_rtx(scope, *rtx)).then_some(*rtx)
     });
     let pt_text = pt.to_string();
     let feedback = scope
@@ -301,6 +312,17 @@ fn codec(scope: &Scope, kind: MediaKind, pt: u8, rtpmap: &str) -> Option<Codec> 
         fmtp,
         rtx_payload_type,
         feedback,
+    })
+}
+
+/// Whether `pt` is mapped to `rtx/<clock rate>`: `apt=` alone names no format.
+fn is_rtx(scope: &Scope, pt: u8) -> bool {
+    scope.rtpmaps.iter().any(|(for_pt, rtpmap)| {
+        *for_pt == pt
+            && rtpmap
+                .split('/')
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case("rtx"))
     })
 }
 

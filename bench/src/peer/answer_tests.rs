@@ -223,3 +223,31 @@ fn every_truncation_of_an_answer_parses_or_fails_without_panicking() {
         let _ = RemoteDescription::parse(&MEDIAMTX_STYLE[..end]);
     }
 }
+
+#[test]
+fn rtx_is_used_only_for_the_codec_the_answer_paired_it_with() {
+    let mediamtx = RemoteDescription::parse(MEDIAMTX_STYLE).unwrap();
+    assert_eq!(mediamtx.rtx_payload_type(MediaKind::Video, 102), Some(103));
+    // VP8 was not accepted, and audio has no RTX.
+    assert_eq!(mediamtx.rtx_payload_type(MediaKind::Video, 96), None);
+    assert_eq!(mediamtx.rtx_payload_type(MediaKind::Audio, 111), None);
+    let pion = RemoteDescription::parse(PION_STYLE).unwrap();
+    assert_eq!(pion.rtx_payload_type(MediaKind::Video, 96), Some(97));
+}
+
+#[test]
+fn without_an_accepted_rtx_format_retransmissions_are_plain() {
+    let no_rtx = without(&without(MEDIAMTX_STYLE, "a=rtpmap:103"), "a=fmtp:103");
+    let remote = RemoteDescription::parse(&no_rtx).unwrap();
+    assert_eq!(remote.rtx_payload_type(MediaKind::Video, 102), None);
+    // An `apt=` whose payload type is not mapped to rtx names no RTX format.
+    let apt_only = without(MEDIAMTX_STYLE, "a=rtpmap:103");
+    let remote = RemoteDescription::parse(&apt_only).unwrap();
+    assert_eq!(remote.rtx_payload_type(MediaKind::Video, 102), None);
+    let other_format = MEDIAMTX_STYLE.replace("a=rtpmap:103 rtx/90000", "a=rtpmap:103 red/90000");
+    let remote = RemoteDescription::parse(&other_format).unwrap();
+    assert_eq!(remote.rtx_payload_type(MediaKind::Video, 102), None);
+    let upper_case = MEDIAMTX_STYLE.replace("103 rtx/90000", "103 RTX/90000");
+    let remote = RemoteDescription::parse(&upper_case).unwrap();
+    assert_eq!(remote.rtx_payload_type(MediaKind::Video, 102), Some(103));
+}

@@ -1,6 +1,7 @@
 //! The table and the JSON of a hand-built report whose every figure is known.
 
 use crate::accounting::{LatencyHistogram, ViewerStats};
+use crate::driver::BenchUsage;
 use crate::media::LoopStats;
 use crate::server_usage::ServerUsage;
 
@@ -80,6 +81,11 @@ fn report(server: Vec<ServerUsage>) -> RunReport {
         },
         server,
         delivered_packets: 1_000_000,
+        // 2 s of worker CPU and 30% of a core over the 10 s window.
+        bench: BenchUsage {
+            workers_cpu: Some(Duration::from_secs(2)),
+            process_cpu_percent: Some(30.0),
+        },
     }
 }
 
@@ -125,15 +131,23 @@ server pid  CPU %  RSS MiB
 101          10.0     20.0
 total        50.0    120.0
 server CPU per delivered viewer-packet: 5.00 us (1000000 packets)
+bench CPU: 20.0% workers, 30.0% whole process
+bench CPU per received viewer-packet: 2.00 us (workers), 3.00 us (whole process)
 ";
     assert_eq!(table(&report(two_servers())), expected);
 }
 
 #[test]
-fn the_table_says_when_the_server_was_not_measured() {
-    let text = table(&report(Vec::new()));
+fn the_table_says_what_was_not_measured() {
+    let mut run = report(Vec::new());
+    run.bench.workers_cpu = None;
+    let text = table(&run);
     assert!(
-        text.ends_with("server: not measured (pass --server-pid PID)\n"),
+        text.ends_with(
+            "server: not measured (pass --server-pid PID)\n\
+             bench CPU: - workers, 30.0% whole process\n\
+             bench CPU per received viewer-packet: - us (workers), 3.00 us (whole process)\n"
+        ),
         "{text}"
     );
 }
@@ -192,9 +206,43 @@ fn the_json_holds_every_figure() {
     assert_eq!(json["steady_seconds"], 10.0);
     assert_eq!(json["viewers_failed"], 1);
 
+    assert_eq!(
+        json["bench"],
+        serde_json::json!({
+            "workers_cpu_percent": 20.0,
+            "process_cpu_percent": 30.0,
+            "workers_cpu_us_per_viewer_packet": 2.0,
+            "process_cpu_us_per_viewer_packet": 3.0,
+        })
+    );
+
     let unmeasured = serde_json::to_value(ReportJson::from_report(&report(Vec::new()))).unwrap();
     assert!(unmeasured["server_cpu_us_per_viewer_packet"].is_null());
     assert!(unmeasured["server_cpu_percent"].is_null());
+}
+
+#[test]
+fn the_benchs_cost_per_packet_needs_packets_and_a_window() {
+    let mut run = report(Vec::new());
+    run.bench = BenchUsage::default();
+    let bench = ReportJson::from_report(&run).bench;
+    assert_eq!(bench.workers_cpu_percent, None);
+    assert_eq!(bench.process_cpu_us_per_viewer_packet, None);
+
+    let mut run = report(Vec::new());
+    run.delivered_packets = 0;
+    let bench = ReportJson::from_report(&run).bench;
+    assert_eq!(bench.workers_cpu_percent, Some(20.0));
+    assert_eq!(bench.workers_cpu_us_per_viewer_packet, None, "no packets");
+    assert_eq!(bench.process_cpu_us_per_viewer_packet, None, "no packets");
+
+    let mut run = report(Vec::new());
+    run.steady = Duration::ZERO;
+    let bench = ReportJson::from_report(&run).bench;
+    assert_eq!(
+        bench.workers_cpu_percent, None,
+        "no division by a zero window"
+    );
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! The client against a tiny in-test server on a loopback TcpListener: one thread accepts
 //! one connection, reads the whole request, writes a canned response and hands the request
-//! back for inspection.
+//! back for inspection. The https cases are in `https`.
+
+mod https;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::thread::JoinHandle;
 
 use super::*;
@@ -25,7 +27,7 @@ impl Server {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let request = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let request = read_request(&mut stream);
+            let request = read_request(&mut stream).unwrap();
             if hold {
                 // Returns when the client gives up and closes.
                 let _ = stream.read(&mut [0; 1]);
@@ -47,8 +49,13 @@ impl Server {
     }
 }
 
+/// Plain http:// URLs never use it.
+fn http_only() -> ClientTls {
+    ClientTls::insecure().unwrap()
+}
+
 /// Reads headers and a `Content-Length` body, the way the client sends them.
-fn read_request(stream: &mut TcpStream) -> String {
+fn read_request(stream: &mut impl Read) -> io::Result<String> {
     let mut received = Vec::new();
     let mut chunk = [0; 1024];
     loop {
@@ -59,11 +66,13 @@ fn read_request(stream: &mut TcpStream) -> String {
                 .find_map(|line| line.strip_prefix("Content-Length: "))
                 .map_or(0, |length| length.parse().unwrap());
             if received.len() >= head_end + 4 + length {
-                return text;
+                return Ok(text);
             }
         }
-        let count = stream.read(&mut chunk).unwrap();
-        assert_ne!(count, 0, "client closed mid-request");
+        let count = stream.read(&mut chunk)?;
+        if count == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
         received.extend_from_slice(&chunk[..count]);
     }
 }
@@ -80,7 +89,7 @@ fn created(location: Option<&str>, content_type: &str, body: &str) -> String {
 fn posts_the_offer_and_resolves_a_relative_location() {
     let server = Server::answering(&created(Some("sessions/abc"), "application/sdp", ANSWER));
     let url = format!("{}/whip/live?room=1", server.base);
-    let negotiated = post_offer(&url, Some("secret-token"), OFFER, TIMEOUT).unwrap();
+    let negotiated = post_offer(&url, Some("secret-token"), OFFER, TIMEOUT, &http_only()).unwrap();
     assert_eq!(negotiated.answer_sdp, ANSWER);
     assert_eq!(
         negotiated.resource_url,
@@ -115,7 +124,14 @@ fn reads_a_chunked_answer() {
         second.len()
     );
     let server = Server::answering(&response);
-    let negotiated = post_offer(&format!("{}/whep", server.base), None, OFFER, TIMEOUT).unwrap();
+    let negotiated = post_offer(
+        &format!("{}/whep", server.base),
+        None,
+        OFFER,
+        TIMEOUT,
+        &http_only(),
+    )
+    .unwrap();
     assert_eq!(negotiated.answer_sdp, ANSWER);
     assert_eq!(
         negotiated.resource_url,
@@ -135,7 +151,7 @@ fn an_error_status_carries_the_servers_reason() {
         reason.len()
     ));
     let url = format!("{}/whip", server.base);
-    let error = post_offer(&url, Some("wrong"), OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(&url, Some("wrong"), OFFER, TIMEOUT, &http_only()).unwrap_err();
     assert!(
         matches!(&error, WhipError::Status { status: 403, body, .. } if body == reason),
         "{error:?}"
@@ -149,7 +165,7 @@ fn an_error_status_carries_the_servers_reason() {
     let server = Server::answering(
         &created(Some("/s"), "application/sdp", ANSWER).replace("201 Created", "200 OK"),
     );
-    let error = post_offer(&server.base, None, OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(&server.base, None, OFFER, TIMEOUT, &http_only()).unwrap_err();
     assert!(
         matches!(error, WhipError::Status { status: 200, .. }),
         "{error:?}"
@@ -159,25 +175,25 @@ fn an_error_status_carries_the_servers_reason() {
 #[test]
 fn refuses_answers_it_cannot_use() {
     let server = Server::answering(&created(None, "application/sdp", ANSWER));
-    let error = post_offer(&server.base, None, OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(&server.base, None, OFFER, TIMEOUT, &http_only()).unwrap_err();
     assert!(
         matches!(error, WhipError::MissingLocation { .. }),
         "{error:?}"
     );
 
     let server = Server::answering(&created(Some("/s"), "text/html", "<html>"));
-    let error = post_offer(&server.base, None, OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(&server.base, None, OFFER, TIMEOUT, &http_only()).unwrap_err();
     assert!(
         matches!(&error, WhipError::WrongContentType { found: Some(found), .. } if found == "text/html"),
         "{error:?}"
     );
 
     let server = Server::answering(&created(Some("/s"), "application/sdp", ""));
-    let error = post_offer(&server.base, None, OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(&server.base, None, OFFER, TIMEOUT, &http_only()).unwrap_err();
     assert!(matches!(error, WhipError::BadAnswer { .. }), "{error:?}");
 
     let server = Server::answering("SSH-2.0-OpenSSH_9.2\r\n\r\n");
-    let error = post_offer(&server.base, None, OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(&server.base, None, OFFER, TIMEOUT, &http_only()).unwrap_err();
     assert!(matches!(error, WhipError::Malformed { .. }), "{error:?}");
 }
 
@@ -186,7 +202,7 @@ fn stops_reading_at_the_size_limit() {
     let mut response = b"HTTP/1.1 201 Created\r\nContent-Length: 100000\r\n\r\n".to_vec();
     response.resize(response.len() + 100_000, b'a');
     let server = Server::start(response, false);
-    let error = post_offer(&server.base, None, OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(&server.base, None, OFFER, TIMEOUT, &http_only()).unwrap_err();
     assert!(matches!(error, WhipError::TooLarge { .. }), "{error:?}");
     server.request();
 }
@@ -195,7 +211,7 @@ fn stops_reading_at_the_size_limit() {
 fn gives_up_on_a_silent_server_at_the_deadline() {
     let server = Server::start(Vec::new(), true);
     let timeout = Duration::from_millis(100);
-    let error = post_offer(&server.base, None, OFFER, timeout).unwrap_err();
+    let error = post_offer(&server.base, None, OFFER, timeout, &http_only()).unwrap_err();
     assert!(matches!(error, WhipError::Timeout { .. }), "{error:?}");
     server.request();
 }
@@ -209,7 +225,7 @@ fn deletes_sessions_and_accepts_gone_ones() {
     ] {
         let server = Server::answering(&format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n"));
         let url = format!("{}/sessions/abc", server.base);
-        let result = delete_session(&url, Some("t"), TIMEOUT);
+        let result = delete_session(&url, Some("t"), TIMEOUT, &http_only());
         assert_eq!(result.is_ok(), fine, "{status}: {result:?}");
         let request = server.request();
         assert!(request.starts_with("DELETE /sessions/abc HTTP/1.1\r\n"));
@@ -219,14 +235,22 @@ fn deletes_sessions_and_accepts_gone_ones() {
 
 #[test]
 fn clear_errors_before_any_exchange() {
-    let error = post_offer("https://example.com/whip", None, OFFER, TIMEOUT).unwrap_err();
+    let error =
+        post_offer("wss://example.com/whip", None, OFFER, TIMEOUT, &http_only()).unwrap_err();
     assert!(
-        error.to_string().contains("https is not supported yet"),
+        error.to_string().contains("only http:// and https://"),
         "{error}"
     );
-    let error = delete_session("example.com/whip", None, TIMEOUT).unwrap_err();
+    let error = delete_session("example.com/whip", None, TIMEOUT, &http_only()).unwrap_err();
     assert!(matches!(error, WhipError::BadUrl { .. }), "{error:?}");
-    let error = post_offer("http://127.0.0.1:9/", Some("a\r\nX: y"), OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(
+        "http://127.0.0.1:9/",
+        Some("a\r\nX: y"),
+        OFFER,
+        TIMEOUT,
+        &http_only(),
+    )
+    .unwrap_err();
     assert!(matches!(error, WhipError::BadToken), "{error:?}");
 
     // A port nobody listens on any more.
@@ -234,6 +258,13 @@ fn clear_errors_before_any_exchange() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let error = post_offer(&format!("http://{closed}/whip"), None, OFFER, TIMEOUT).unwrap_err();
+    let error = post_offer(
+        &format!("http://{closed}/whip"),
+        None,
+        OFFER,
+        TIMEOUT,
+        &http_only(),
+    )
+    .unwrap_err();
     assert!(matches!(error, WhipError::Connect { .. }), "{error:?}");
 }

@@ -1,9 +1,34 @@
-//! The little of RFC 3986 a WHIP client needs: split an `http://` URL into where to connect
-//! and what to ask for, and resolve the `Location` a server answers with against it.
+//! The little of RFC 3986 a WHIP client needs: split an `http://` or `https://` URL into
+//! where to connect and what to ask for, and resolve the `Location` a server answers with
+//! against it.
 
-/// An `http://` URL taken apart.
+/// Whether the connection is plain or TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Http => "http://",
+            Self::Https => "https://",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+}
+
+/// An `http://` or `https://` URL taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct HttpUrl {
+    pub scheme: Scheme,
     /// Host and port as written (brackets kept for IPv6): the `Host` header.
     pub authority: String,
     /// The host to resolve, without IPv6 brackets.
@@ -16,7 +41,6 @@ pub(super) struct HttpUrl {
 /// Why a URL cannot be used; the caller adds the URL itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum UrlProblem {
-    Https,
     NotHttp,
     NoHost,
     BadPort,
@@ -26,8 +50,7 @@ pub(super) enum UrlProblem {
 impl UrlProblem {
     pub fn describe(self) -> &'static str {
         match self {
-            Self::Https => "https is not supported yet; use an http:// URL",
-            Self::NotHttp => "only http:// URLs are supported",
+            Self::NotHttp => "only http:// and https:// URLs are supported",
             Self::NoHost => "no host",
             Self::BadPort => "the port is not a number from 1 to 65535",
             Self::BadCharacter => "whitespace or control characters in the URL",
@@ -40,13 +63,10 @@ impl HttpUrl {
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(UrlProblem::BadCharacter);
         }
-        let Some(rest) = strip_prefix_ignore_case(url, "http://") else {
-            return Err(if strip_prefix_ignore_case(url, "https://").is_some() {
-                UrlProblem::Https
-            } else {
-                UrlProblem::NotHttp
-            });
-        };
+        let (scheme, rest) = [Scheme::Http, Scheme::Https]
+            .into_iter()
+            .find_map(|scheme| Some((scheme, strip_prefix_ignore_case(url, scheme.prefix())?)))
+            .ok_or(UrlProblem::NotHttp)?;
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, after) = rest.split_at(end);
         // A fragment never goes to the server.
@@ -60,11 +80,12 @@ impl HttpUrl {
             // Credentials in the URL would go nowhere: bearer tokens have their own option.
             return Err(UrlProblem::BadCharacter);
         }
-        let (host, port) = split_host_port(authority)?;
+        let (host, port) = split_host_port(authority, scheme.default_port())?;
         if host.is_empty() {
             return Err(UrlProblem::NoHost);
         }
         Ok(Self {
+            scheme,
             authority: authority.to_owned(),
             host: host.to_owned(),
             port,
@@ -79,7 +100,7 @@ impl HttpUrl {
             return location.to_owned();
         }
         if let Some(network_path) = location.strip_prefix("//") {
-            return format!("http://{network_path}");
+            return format!("{}{network_path}", self.scheme.prefix());
         }
         let location = location.split('#').next().unwrap_or("");
         let (base_path, _) = split_query(&self.target);
@@ -98,7 +119,7 @@ impl HttpUrl {
                 remove_dot_segments(&format!("{directory}{path}"))
             )
         };
-        format!("http://{}{target}", self.authority)
+        format!("{}{}{target}", self.scheme.prefix(), self.authority)
     }
 }
 
@@ -118,7 +139,7 @@ fn has_scheme(reference: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, u16), UrlProblem> {
+fn split_host_port(authority: &str, default_port: u16) -> Result<(&str, u16), UrlProblem> {
     let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (host, after) = bracketed.split_once(']').ok_or(UrlProblem::NoHost)?;
         match after.strip_prefix(':') {
@@ -133,7 +154,7 @@ fn split_host_port(authority: &str) -> Result<(&str, u16), UrlProblem> {
         }
     };
     let port = match port {
-        None | Some("") => 80,
+        None | Some("") => default_port,
         Some(digits) => digits
             .parse::<u16>()
             .ok()
@@ -189,9 +210,48 @@ mod tests {
     }
 
     #[test]
+    fn https_defaults_to_port_443_and_takes_ipv6_literals() {
+        let url = HttpUrl::parse("HTTPS://sfu.example/whep/live").unwrap();
+        assert_eq!(url.scheme, Scheme::Https);
+        assert_eq!((url.host.as_str(), url.port), ("sfu.example", 443));
+        assert_eq!(
+            (url.authority.as_str(), url.target.as_str()),
+            ("sfu.example", "/whep/live")
+        );
+
+        let url = HttpUrl::parse("https://[2001:db8::7]:8443/whip?k=v").unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("2001:db8::7", 8443));
+        assert_eq!(url.authority, "[2001:db8::7]:8443");
+        assert_eq!(url.target, "/whip?k=v");
+
+        let url = HttpUrl::parse("https://[::1]").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.target.as_str()),
+            ("::1", 443, "/")
+        );
+        assert_eq!(HttpUrl::parse("http://h").unwrap().scheme, Scheme::Http);
+    }
+
+    #[test]
+    fn relative_locations_keep_the_https_scheme() {
+        let base = HttpUrl::parse("https://sfu.example/whep/live").unwrap();
+        let cases = [
+            ("/sessions/1", "https://sfu.example/sessions/1"),
+            ("sessions/1", "https://sfu.example/whep/sessions/1"),
+            ("//edge.example/s/1", "https://edge.example/s/1"),
+            ("http://plain.example/s/1", "http://plain.example/s/1"),
+        ];
+        for (location, expected) in cases {
+            assert_eq!(base.resolve(location), expected, "{location}");
+        }
+    }
+
+    #[test]
     fn refuses_what_it_cannot_use() {
         let cases = [
-            ("https://h/whip", UrlProblem::Https),
+            ("wss://h/whip", UrlProblem::NotHttp),
+            ("https://:443/whip", UrlProblem::NoHost),
+            ("https://h:0/", UrlProblem::BadPort),
             ("ftp://h/", UrlProblem::NotHttp),
             ("h:80/whip", UrlProblem::NotHttp),
             ("http:///whip", UrlProblem::NoHost),
