@@ -1,38 +1,38 @@
-//! Why a packet could not be protected or unprotected.
+//! Why a packet could not be protected or unprotected, or a session not be built.
 
-use rtc_shared::error::Error as RtcError;
+use aws_lc_rs::error::Unspecified;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SrtpError {
     /// The authentication tag did not verify: forged, corrupted, or keyed for someone else.
     #[error("SRTP authentication failed")]
     Authentication,
-    /// The packet index was already seen or is older than the replay window.
+    /// The packet index was already seen, is older than the replay window, or lies before the
+    /// first packet of its SSRC.
     #[error("SRTP replay rejected")]
     Replay,
-    /// Too short, or not RTP/RTCP at all.
+    /// Too short, not version 2, a header longer than the packet, or unencrypted SRTCP.
     #[error("malformed SRTP packet: {0}")]
-    Malformed(#[source] RtcError),
-    /// 2^48 RTP (or 2^31 RTCP) packets under one key: RFC 3711 9.2 says stop.
+    Malformed(&'static str),
+    /// 2^48 RTP (or 2^31 RTCP) packets of one SSRC under one key: RFC 3711 9.2 says stop.
     #[error("SRTP key exhausted, the session needs new keys")]
     KeyExhausted,
+    /// The session already tracks as many SSRCs in this direction as it allows.
+    #[error("too many SSRCs in one SRTP session")]
+    TooManySsrcs,
     #[error("DTLS-SRTP keying material is {actual} bytes, the profile needs {expected}")]
     KeyingMaterialLength { expected: usize, actual: usize },
-    /// The crypto provider rejected the keys or the profile.
-    #[error("cannot build SRTP context: {0}")]
-    Context(#[source] RtcError),
-}
-
-impl SrtpError {
-    /// Sorts a per-packet failure from rtc-srtp into what the caller acts on.
-    pub(super) fn from_packet(error: RtcError) -> Self {
-        match error {
-            RtcError::ErrFailedToVerifyAuthTag
-            | RtcError::RtpFailedToVerifyAuthTag
-            | RtcError::RtcpFailedToVerifyAuthTag => Self::Authentication,
-            RtcError::SrtpSsrcDuplicated(..) | RtcError::SrtcpSsrcDuplicated(..) => Self::Replay,
-            RtcError::ErrExceededMaxPackets => Self::KeyExhausted,
-            other => Self::Malformed(other),
-        }
-    }
+    #[error(
+        "SRTP master key and salt are {key} and {salt} bytes, the profile needs \
+         {expected_key} and {expected_salt}"
+    )]
+    MasterKeyLength {
+        key: usize,
+        salt: usize,
+        expected_key: usize,
+        expected_salt: usize,
+    },
+    /// The crypto provider refused a key or an operation.
+    #[error("SRTP crypto provider failed")]
+    Crypto(#[source] Unspecified),
 }

@@ -1,7 +1,5 @@
 //! The SRTP protection profiles DTLS-SRTP can negotiate with us (RFC 5764, RFC 7714).
 
-use rtc_srtp::protection_profile::ProtectionProfile;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SrtpProfile {
     /// AEAD_AES_128_GCM (RFC 7714): the profile we prefer.
@@ -13,27 +11,37 @@ pub enum SrtpProfile {
 }
 
 impl SrtpProfile {
-    /// Master key length in bytes.
+    /// Master key length in bytes; the session encryption keys have the same length.
     pub fn master_key_len(self) -> usize {
-        self.rtc().key_len()
+        match self {
+            Self::AeadAes128Gcm | Self::Aes128CmHmacSha1_80 => 16,
+            Self::AeadAes256Gcm => 32,
+        }
     }
 
-    /// Master salt length in bytes.
+    /// Master salt length in bytes; the session salts have the same length.
     pub fn master_salt_len(self) -> usize {
-        self.rtc().salt_len()
+        match self {
+            Self::AeadAes128Gcm | Self::AeadAes256Gcm => 12,
+            Self::Aes128CmHmacSha1_80 => 14,
+        }
     }
 
     /// Bytes SRTP adds to an RTP packet (the authentication tag).
     pub fn rtp_overhead(self) -> usize {
-        let profile = self.rtc();
-        profile.rtp_auth_tag_len() + profile.aead_auth_tag_len()
+        self.tag_len()
     }
 
-    pub(super) fn rtc(self) -> ProtectionProfile {
+    /// Bytes SRTCP adds to an RTCP compound packet (the tag and the E-flag with the SRTCP index).
+    pub fn rtcp_overhead(self) -> usize {
+        self.tag_len() + 4
+    }
+
+    /// The authentication tag: HMAC-SHA1 cut to 80 bits, or the full 128-bit GCM tag.
+    pub(super) fn tag_len(self) -> usize {
         match self {
-            Self::AeadAes128Gcm => ProtectionProfile::AeadAes128Gcm,
-            Self::AeadAes256Gcm => ProtectionProfile::AeadAes256Gcm,
-            Self::Aes128CmHmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
+            Self::AeadAes128Gcm | Self::AeadAes256Gcm => 16,
+            Self::Aes128CmHmacSha1_80 => 10,
         }
     }
 }
@@ -47,10 +55,12 @@ mod tests {
         assert_eq!(SrtpProfile::AeadAes128Gcm.master_key_len(), 16);
         assert_eq!(SrtpProfile::AeadAes128Gcm.master_salt_len(), 12);
         assert_eq!(SrtpProfile::AeadAes128Gcm.rtp_overhead(), 16);
+        assert_eq!(SrtpProfile::AeadAes128Gcm.rtcp_overhead(), 20);
         assert_eq!(SrtpProfile::AeadAes256Gcm.master_key_len(), 32);
         assert_eq!(SrtpProfile::AeadAes256Gcm.master_salt_len(), 12);
         assert_eq!(SrtpProfile::Aes128CmHmacSha1_80.master_key_len(), 16);
         assert_eq!(SrtpProfile::Aes128CmHmacSha1_80.master_salt_len(), 14);
         assert_eq!(SrtpProfile::Aes128CmHmacSha1_80.rtp_overhead(), 10);
+        assert_eq!(SrtpProfile::Aes128CmHmacSha1_80.rtcp_overhead(), 14);
     }
 }

@@ -1,49 +1,24 @@
-//! One peer's SRTP/SRTCP state: an outbound context for what we send, an inbound one for what
-//! the peer sends (RFC 3711). rtc-srtp contexts are one-way, hence two.
+//! One peer's SRTP/SRTCP state: an outbound side for what we send, an inbound side for what the
+//! peer sends, each with its own keys (RFC 5764 section 4.2).
 
-use rtc_crypto::providers::AwsLcRsCrypto;
-use rtc_srtp::context::Context;
-use rtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
-
-use super::{SrtpError, SrtpKeys, SrtpProfile};
-
-/// Inbound RTP replay window, in packets. Wider than libsrtp's 128 because a video keyframe
-/// burst can be reordered by more than that on a lossy path, and retransmissions come late.
-const RTP_REPLAY_WINDOW: usize = 512;
-/// Inbound RTCP replay window, in packets. RTCP is sparse; libsrtp's default is enough.
-const RTCP_REPLAY_WINDOW: usize = 128;
+use super::inbound::Inbound;
+use super::outbound::Outbound;
+use super::{SrtpError, SrtpKeys, SrtpMasterKey, SrtpProfile};
 
 pub struct SrtpSession {
     profile: SrtpProfile,
-    outbound: Context,
-    inbound: Context,
+    outbound: Outbound,
+    inbound: Inbound,
 }
 
 impl SrtpSession {
     pub fn new(keys: &SrtpKeys) -> Result<Self, SrtpError> {
-        let profile = keys.profile.rtc();
-        let outbound = Context::new(
-            &keys.local.key,
-            &keys.local.salt,
-            profile,
-            None,
-            None,
-            &AwsLcRsCrypto,
-        )
-        .map_err(SrtpError::Context)?;
-        let inbound = Context::new(
-            &keys.remote.key,
-            &keys.remote.salt,
-            profile,
-            Some(srtp_replay_protection(RTP_REPLAY_WINDOW)),
-            Some(srtcp_replay_protection(RTCP_REPLAY_WINDOW)),
-            &AwsLcRsCrypto,
-        )
-        .map_err(SrtpError::Context)?;
+        check_lengths(keys.profile, &keys.local)?;
+        check_lengths(keys.profile, &keys.remote)?;
         Ok(Self {
             profile: keys.profile,
-            outbound,
-            inbound,
+            outbound: Outbound::new(keys.profile, &keys.local)?,
+            inbound: Inbound::new(keys.profile, &keys.remote)?,
         })
     }
 
@@ -51,50 +26,94 @@ impl SrtpSession {
         self.profile
     }
 
+    /// Encrypts the plain RTP packet in `packet` where it lies and appends the tag. Allocates
+    /// nothing once the SSRC is known, provided `packet` has
+    /// [`rtp_overhead`](SrtpProfile::rtp_overhead) bytes of spare capacity.
+    pub fn protect_rtp_in_place(&mut self, packet: &mut Vec<u8>) -> Result<(), SrtpError> {
+        self.outbound.protect_rtp(packet)
+    }
+
+    /// Authenticates, replay-checks and decrypts one SRTP packet where it lies. Returns the
+    /// length of the plain RTP packet at the start of `packet`; after an error the bytes of
+    /// `packet` are unspecified.
+    pub fn unprotect_rtp_in_place(&mut self, packet: &mut [u8]) -> Result<usize, SrtpError> {
+        self.inbound.unprotect_rtp(packet)
+    }
+
+    /// Encrypts the plain RTCP compound packet in `packet` where it lies and appends index and
+    /// tag. Allocates nothing once the SSRC is known, provided `packet` has
+    /// [`rtcp_overhead`](SrtpProfile::rtcp_overhead) bytes of spare capacity.
+    pub fn protect_rtcp_in_place(&mut self, packet: &mut Vec<u8>) -> Result<(), SrtpError> {
+        self.outbound.protect_rtcp(packet)
+    }
+
+    /// Authenticates, replay-checks and decrypts one SRTCP packet where it lies. Returns the
+    /// length of the plain RTCP packet at the start of `packet`; after an error the bytes of
+    /// `packet` are unspecified.
+    pub fn unprotect_rtcp_in_place(&mut self, packet: &mut [u8]) -> Result<usize, SrtpError> {
+        self.inbound.unprotect_rtcp(packet)
+    }
+
     /// Encrypts one RTP packet into `out` (cleared first).
     pub fn protect_rtp(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), SrtpError> {
-        let protected = self
-            .outbound
-            .encrypt_rtp(plain)
-            .map_err(SrtpError::from_packet)?;
-        replace(out, &protected);
-        Ok(())
+        copy_into(out, plain, self.profile.rtp_overhead());
+        self.protect_rtp_in_place(out).inspect_err(|_| out.clear())
     }
 
     /// Authenticates, replay-checks and decrypts one SRTP packet into `out` (cleared first).
     pub fn unprotect_rtp(&mut self, protected: &[u8], out: &mut Vec<u8>) -> Result<(), SrtpError> {
-        let plain = self
-            .inbound
-            .decrypt_rtp(protected)
-            .map_err(SrtpError::from_packet)?;
-        replace(out, &plain);
-        Ok(())
+        copy_into(out, protected, 0);
+        let plain_len = self.unprotect_rtp_in_place(out);
+        keep_plain(out, plain_len)
     }
 
     /// Encrypts one RTCP compound packet into `out` (cleared first).
     pub fn protect_rtcp(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), SrtpError> {
-        let protected = self
-            .outbound
-            .encrypt_rtcp(plain)
-            .map_err(SrtpError::from_packet)?;
-        replace(out, &protected);
-        Ok(())
+        copy_into(out, plain, self.profile.rtcp_overhead());
+        self.protect_rtcp_in_place(out).inspect_err(|_| out.clear())
     }
 
     /// Authenticates, replay-checks and decrypts one SRTCP packet into `out` (cleared first).
     pub fn unprotect_rtcp(&mut self, protected: &[u8], out: &mut Vec<u8>) -> Result<(), SrtpError> {
-        let plain = self
-            .inbound
-            .decrypt_rtcp(protected)
-            .map_err(SrtpError::from_packet)?;
-        replace(out, &plain);
-        Ok(())
+        copy_into(out, protected, 0);
+        let plain_len = self.unprotect_rtcp_in_place(out);
+        keep_plain(out, plain_len)
     }
 }
 
-/// rtc-srtp hands back a fresh buffer per packet; copying it into the caller's keeps the
-/// caller's side allocation-free once `out` has grown to packet size.
-fn replace(out: &mut Vec<u8>, bytes: &[u8]) {
+/// `SrtpMasterKey` has public fields, so its lengths are checked before anything is keyed.
+fn check_lengths(profile: SrtpProfile, master: &SrtpMasterKey) -> Result<(), SrtpError> {
+    let expected_key = profile.master_key_len();
+    let expected_salt = profile.master_salt_len();
+    if master.key.len() == expected_key && master.salt.len() == expected_salt {
+        return Ok(());
+    }
+    Err(SrtpError::MasterKeyLength {
+        key: master.key.len(),
+        salt: master.salt.len(),
+        expected_key,
+        expected_salt,
+    })
+}
+
+/// Copies `bytes` into `out` with room for `spare` more, so the in-place call appends without
+/// reallocating.
+fn copy_into(out: &mut Vec<u8>, bytes: &[u8], spare: usize) {
     out.clear();
+    out.reserve(bytes.len() + spare);
     out.extend_from_slice(bytes);
+}
+
+/// Cuts `out` to the plain packet, or empties it so no unauthenticated bytes are handed on.
+fn keep_plain(out: &mut Vec<u8>, plain_len: Result<usize, SrtpError>) -> Result<(), SrtpError> {
+    match plain_len {
+        Ok(len) => {
+            out.truncate(len);
+            Ok(())
+        }
+        Err(error) => {
+            out.clear();
+            Err(error)
+        }
+    }
 }

@@ -1,0 +1,164 @@
+//! AEAD_AES_128_GCM and AEAD_AES_256_GCM for SRTP and SRTCP (RFC 7714): one pass encrypts and
+//! authenticates, with the clear header as associated data. Everything happens in the caller's
+//! buffer.
+
+use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+
+use super::SrtpError;
+use super::header::{E_FLAG, RTCP_HEADER_LEN, SRTCP_INDEX_LEN};
+use super::kdf::{self, KeyPurpose, Protocol};
+use super::keys::SrtpMasterKey;
+
+pub(super) const TAG_LEN: usize = 16;
+const SALT_LEN: usize = 12;
+const MAX_KEY_LEN: usize = 32;
+
+/// One protocol's session key and salt in one direction.
+pub(super) struct AesGcm {
+    key: LessSafeKey,
+    salt: [u8; SALT_LEN],
+}
+
+impl AesGcm {
+    pub(super) fn new(master: &SrtpMasterKey, protocol: Protocol) -> Result<Self, SrtpError> {
+        let mut key = [0u8; MAX_KEY_LEN];
+        let key = key
+            .get_mut(..master.key.len())
+            .ok_or(SrtpError::Crypto(aws_lc_rs::error::Unspecified))?;
+        let mut salt = [0u8; SALT_LEN];
+        kdf::derive(
+            &master.key,
+            &master.salt,
+            protocol,
+            KeyPurpose::Encryption,
+            key,
+        )?;
+        kdf::derive(
+            &master.key,
+            &master.salt,
+            protocol,
+            KeyPurpose::Salt,
+            &mut salt,
+        )?;
+        Self::with_session_keys(key, salt)
+    }
+
+    /// The key length picks AES-128 or AES-256.
+    pub(super) fn with_session_keys(key: &[u8], salt: [u8; SALT_LEN]) -> Result<Self, SrtpError> {
+        let algorithm = if key.len() == 32 {
+            &AES_256_GCM
+        } else {
+            &AES_128_GCM
+        };
+        let key = UnboundKey::new(algorithm, key).map_err(SrtpError::Crypto)?;
+        Ok(Self {
+            key: LessSafeKey::new(key),
+            salt,
+        })
+    }
+
+    /// Encrypts the payload after `header_len`, authenticating the header with it, and appends
+    /// the tag (RFC 7714 section 8.2).
+    pub(super) fn seal_rtp(
+        &self,
+        packet: &mut Vec<u8>,
+        header_len: usize,
+        ssrc: u32,
+        index: u64,
+    ) -> Result<(), SrtpError> {
+        let (header, payload) = packet.split_at_mut(header_len);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(self.nonce(ssrc, index), Aad::from(&*header), payload)
+            .map_err(SrtpError::Crypto)?;
+        packet.extend_from_slice(tag.as_ref());
+        Ok(())
+    }
+
+    /// Verifies and decrypts; returns the length of the plain RTP packet. The caller has checked
+    /// that `packet` holds the header and the tag.
+    pub(super) fn open_rtp(
+        &self,
+        packet: &mut [u8],
+        header_len: usize,
+        ssrc: u32,
+        index: u64,
+    ) -> Result<usize, SrtpError> {
+        let (header, sealed) = packet.split_at_mut(header_len);
+        let plain = self
+            .key
+            .open_in_place(self.nonce(ssrc, index), Aad::from(&*header), sealed)
+            .map_err(|_| SrtpError::Authentication)?;
+        Ok(header_len + plain.len())
+    }
+
+    /// Encrypts everything after the first 8 bytes, then appends the tag and E-flag with index
+    /// (RFC 7714 section 9.2). The associated data is the first 8 bytes and E-flag with index.
+    pub(super) fn seal_rtcp(
+        &self,
+        packet: &mut Vec<u8>,
+        ssrc: u32,
+        index: u32,
+    ) -> Result<(), SrtpError> {
+        let trailer = (E_FLAG | index).to_be_bytes();
+        let (header, payload) = packet.split_at_mut(RTCP_HEADER_LEN);
+        let aad = rtcp_aad(header, trailer);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(self.nonce(ssrc, u64::from(index)), aad, payload)
+            .map_err(SrtpError::Crypto)?;
+        packet.extend_from_slice(tag.as_ref());
+        packet.extend_from_slice(&trailer);
+        Ok(())
+    }
+
+    /// Verifies and decrypts; returns the length of the plain RTCP packet. The caller has checked
+    /// that `packet` holds the header, the tag and the index.
+    pub(super) fn open_rtcp(
+        &self,
+        packet: &mut [u8],
+        ssrc: u32,
+        index: u32,
+    ) -> Result<usize, SrtpError> {
+        let sealed_end = packet.len() - SRTCP_INDEX_LEN;
+        let (rest, trailer) = packet.split_at_mut(sealed_end);
+        let (header, sealed) = rest.split_at_mut(RTCP_HEADER_LEN);
+        let mut trailer_bytes = [0u8; SRTCP_INDEX_LEN];
+        trailer_bytes.copy_from_slice(trailer);
+        let aad = rtcp_aad(header, trailer_bytes);
+        let plain = self
+            .key
+            .open_in_place(self.nonce(ssrc, u64::from(index)), aad, sealed)
+            .map_err(|_| SrtpError::Authentication)?;
+        Ok(RTCP_HEADER_LEN + plain.len())
+    }
+
+    /// Where the E-flag and SRTCP index sit, at the very end after the tag; `None` when the
+    /// packet cannot hold header, tag and index.
+    pub(super) fn srtcp_index_offset(packet_len: usize) -> Option<usize> {
+        packet_len
+            .checked_sub(SRTCP_INDEX_LEN)
+            .filter(|&offset| offset >= RTCP_HEADER_LEN + TAG_LEN)
+    }
+
+    /// The IV is the salt XOR (0^16 || SSRC || index), with the 48-bit RTP index (ROC || SEQ)
+    /// or the 31-bit SRTCP index right-aligned (RFC 7714 sections 8.1 and 9.1).
+    fn nonce(&self, ssrc: u32, index: u64) -> Nonce {
+        let mut iv = [0u8; SALT_LEN];
+        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
+        iv[6..12].copy_from_slice(&index.to_be_bytes()[2..]);
+        for (byte, salt) in iv.iter_mut().zip(&self.salt) {
+            *byte ^= salt;
+        }
+        Nonce::assume_unique_for_key(iv)
+    }
+}
+
+/// The SRTCP associated data: the fixed header, then E-flag with index. It is not contiguous in
+/// the packet, so it is gathered on the stack.
+fn rtcp_aad(header: &[u8], trailer: [u8; SRTCP_INDEX_LEN]) -> Aad<[u8; 12]> {
+    let mut aad = [0u8; RTCP_HEADER_LEN + SRTCP_INDEX_LEN];
+    aad[..RTCP_HEADER_LEN].copy_from_slice(header);
+    aad[RTCP_HEADER_LEN..].copy_from_slice(&trailer);
+    Aad::from(aad)
+}
