@@ -101,13 +101,14 @@ impl Net {
         if self.shard.poll_timeout().is_some_and(|at| at <= self.now) {
             self.shard.handle_timeout(self.now);
         }
-        while let Some(transmit) = self.shard.poll_transmit() {
+        let mut datagram = Vec::with_capacity(1500);
+        while let Some(meta) = self.shard.poll_transmit_into(&mut datagram) {
             if let Some((_, peer, events)) = self
                 .peers
                 .iter_mut()
-                .find(|(address, ..)| *address == transmit.destination)
+                .find(|(address, ..)| *address == meta.destination)
             {
-                peer.handle_receive(self.now, SHARD, &transmit.contents);
+                peer.handle_receive(self.now, SHARD, &datagram);
                 events.extend(std::iter::from_fn(|| peer.poll_event()));
             }
         }

@@ -1,7 +1,7 @@
 //! A decrypted publisher packet, as the router hands it to viewers on every shard.
 //!
-//! The home shard builds it once per received packet; local viewers borrow it and other
-//! shards get the same allocation behind an `Arc`. It carries what egress needs without
+//! The home shard builds it once per received packet; its local fan-out jobs and other
+//! shards share the same allocation behind an `Arc`. It carries what egress needs without
 //! re-parsing: codec identity (publisher payload types mean nothing to viewers), the
 //! keyframe flag, and the header extensions worth forwarding, by kind rather than by the
 //! publisher's IDs.
@@ -91,6 +91,11 @@ impl MediaPacket {
             layout,
             data,
         }
+    }
+
+    /// Gives back the packet's bytes, for the next packet to be decrypted into.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
     }
 
     pub fn payload(&self) -> &[u8] {

@@ -71,6 +71,14 @@ impl StreamRoute {
     }
 }
 
+/// Where a removed viewer was in its stream's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemovedViewer {
+    pub position: usize,
+    /// It was the last local viewer: time to unsubscribe.
+    pub was_last: bool,
+}
+
 #[derive(Default)]
 pub struct StreamTable {
     routes: HashMap<Arc<str>, StreamRoute>,
@@ -129,16 +137,15 @@ impl StreamTable {
         (route.name.clone(), route.viewers.len() == 1)
     }
 
-    /// Removes a local viewer; true when it was the last one (time to unsubscribe).
-    pub fn remove_viewer(&mut self, stream: &str, key: SessionKey) -> bool {
-        let Some(route) = self.routes.get_mut(stream) else {
-            return false;
-        };
-        let before = route.viewers.len();
-        route.viewers.retain(|&v| v != key);
-        let last = before > 0 && route.viewers.is_empty();
+    /// Removes a local viewer, keeping the others in order (pending fan-out jobs hold
+    /// positions in that list). `None` when it was not a viewer of `stream`.
+    pub fn remove_viewer(&mut self, stream: &str, key: SessionKey) -> Option<RemovedViewer> {
+        let route = self.routes.get_mut(stream)?;
+        let position = route.viewers.iter().position(|&v| v == key)?;
+        route.viewers.remove(position);
+        let was_last = route.viewers.is_empty();
         self.remove_if_unused(stream);
-        last
+        Some(RemovedViewer { position, was_last })
     }
 
     pub fn add_subscriber(&mut self, stream: &str, shard: usize) -> Arc<str> {
@@ -174,10 +181,17 @@ mod tests {
         assert!(first);
         let (_, first) = table.add_viewer("s", SessionKey(2));
         assert!(!first);
-        assert!(!table.remove_viewer("s", SessionKey(1)));
-        assert!(table.remove_viewer("s", SessionKey(2)));
+        table.add_viewer("s", SessionKey(3));
+        let removed = |position, was_last| Some(RemovedViewer { position, was_last });
+        assert_eq!(table.remove_viewer("s", SessionKey(2)), removed(1, false));
+        assert_eq!(
+            table.get("s").unwrap().viewers,
+            [SessionKey(1), SessionKey(3)]
+        );
+        assert_eq!(table.remove_viewer("s", SessionKey(1)), removed(0, false));
+        assert_eq!(table.remove_viewer("s", SessionKey(3)), removed(0, true));
         assert!(table.is_empty(), "an unused stream is forgotten");
-        assert!(!table.remove_viewer("s", SessionKey(2)));
+        assert_eq!(table.remove_viewer("s", SessionKey(3)), None);
     }
 
     #[test]

@@ -4,12 +4,24 @@
 //! datagrams in through [`ShardCore::handle_receive`], control requests through
 //! [`ShardCore::handle_control`], messages from other shards through
 //! [`ShardCore::handle_message`], and the clock through [`ShardCore::handle_timeout`].
-//! It then drains [`ShardCore::poll_transmit`] (datagrams to send),
-//! [`ShardCore::poll_message`] (messages for other shards) and sleeps no later than
-//! [`ShardCore::poll_timeout`].
+//! It then drains [`ShardCore::poll_transmit_into`] (datagrams to send, written into the
+//! runtime's buffers), [`ShardCore::poll_message`] (messages for other shards) and sleeps no
+//! later than [`ShardCore::poll_timeout`].
+//!
+//! Media for local viewers is written lazily: a received packet only queues a fan-out job,
+//! and each `poll_transmit_into` encrypts it for one viewer. The runtime decides how many
+//! datagrams it takes per turn, so one packet for a thousand viewers never holds up the
+//! shard's timers.
 
 mod control;
 mod fanout;
+mod fanout_queue;
+#[cfg(test)]
+mod fanout_tests;
+mod fanout_write;
+mod packet_pool;
+#[cfg(test)]
+mod sim_net;
 #[cfg(test)]
 mod sim_peer;
 #[cfg(test)]
@@ -30,6 +42,19 @@ use crate::ice::local_ufrag;
 use crate::router::{SessionKey, ShardMessage, StreamTable};
 use crate::session::Session;
 use crate::timer::DeadlineTable;
+use fanout_queue::FanoutQueue;
+use packet_pool::PacketPool;
+
+/// Media packets waiting for local viewers, at most. Room for a couple of large keyframes
+/// (~200 packets each at 1080p) arriving faster than the shard writes them; beyond that the
+/// shard is overloaded, and dropping the oldest packets keeps memory bounded (each job holds
+/// one shared packet, ~1.3 KB) and latency from growing.
+pub const FANOUT_QUEUE_JOBS: usize = 512;
+
+/// Shared packets the pool remembers for reuse. By the time a packet is this many packets old
+/// (a fraction of a second of video) every job and every other shard is normally done with
+/// it; a packet still in use is simply not reused.
+const RECYCLED_PACKETS: usize = 64;
 
 /// What a shard needs to know about itself.
 #[derive(Clone)]
@@ -58,6 +83,14 @@ pub struct Transmit {
     pub contents: Vec<u8>,
 }
 
+/// Where a datagram written by [`ShardCore::poll_transmit_into`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransmitMeta {
+    pub destination: SocketAddr,
+    /// The local address to send from, as in [`Transmit::source`].
+    pub source: Option<IpAddr>,
+}
+
 /// What the shard counted (the runtime exposes these).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ShardCounters {
@@ -67,6 +100,10 @@ pub struct ShardCounters {
     pub media_packets_in: u64,
     pub remote_packets_in: u64,
     pub keyframe_requests_forwarded: u64,
+    /// Media datagrams written for local viewers.
+    pub media_packets_out: u64,
+    /// Packets some local viewers never got because the fan-out queue was full.
+    pub fanout_jobs_dropped: u64,
 }
 
 pub struct ShardCore {
@@ -80,13 +117,19 @@ pub struct ShardCore {
     timers: DeadlineTable<SessionKey>,
     next_key: u64,
     next_source: u64,
+    /// Control-plane datagrams (STUN, DTLS, RTCP): few, sent before media.
     transmits: VecDeque<Transmit>,
+    fanout: FanoutQueue,
+    packets: PacketPool,
     messages: VecDeque<(usize, ShardMessage)>,
     counters: ShardCounters,
+    /// The `now` of the latest `handle_*` call: media written by `poll_transmit_into` is
+    /// stamped with it, since polling carries no time of its own.
+    now: Instant,
 }
 
 impl ShardCore {
-    pub fn new(config: ShardConfig, _now: Instant) -> Self {
+    pub fn new(config: ShardConfig, now: Instant) -> Self {
         let rng = StdRng::seed_from_u64(config.seed);
         Self {
             config,
@@ -100,8 +143,11 @@ impl ShardCore {
             next_key: 0,
             next_source: 0,
             transmits: VecDeque::new(),
+            fanout: FanoutQueue::new(FANOUT_QUEUE_JOBS),
+            packets: PacketPool::new(RECYCLED_PACKETS),
             messages: VecDeque::new(),
             counters: ShardCounters::default(),
+            now,
         }
     }
 
@@ -126,6 +172,7 @@ impl ShardCore {
         local: Option<IpAddr>,
         datagram: &[u8],
     ) {
+        self.advance(now);
         // STUN names its session by ufrag; everything else by the address ICE verified.
         let key = match classify(datagram) {
             DatagramKind::Stun => local_ufrag(datagram)
@@ -138,13 +185,14 @@ impl ShardCore {
             return;
         };
         if let Some(session) = self.sessions.get_mut(&key) {
-            session.handle_receive(now, source, local, datagram);
+            session.handle_receive(now, source, local, datagram, self.packets.buffer());
             self.after_session(now, key);
         }
     }
 
     /// A message another shard sent this one.
     pub fn handle_message(&mut self, now: Instant, from_shard: usize, message: ShardMessage) {
+        self.advance(now);
         match message {
             ShardMessage::Subscribe { stream } => {
                 self.streams.add_subscriber(&stream, from_shard);
@@ -164,7 +212,7 @@ impl ShardCore {
             }
             ShardMessage::Media { stream, packet } => {
                 self.counters.remote_packets_in += 1;
-                self.deliver_local(now, &stream, &packet);
+                self.enqueue_fanout(&stream, packet);
             }
             ShardMessage::SenderClock { stream, clock } => self.apply_clock(&stream, clock),
             ShardMessage::KeyframeRequest { stream } => self.request_keyframe(now, &stream),
@@ -172,6 +220,7 @@ impl ShardCore {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
         while let Some(key) = self.timers.pop_due(now) {
             if let Some(session) = self.sessions.get_mut(&key) {
                 session.handle_timeout(now);
@@ -180,8 +229,25 @@ impl ShardCore {
         }
     }
 
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+    /// The next datagram to send, written into `out` (cleared first; its capacity is reused).
+    /// Control datagrams come first, then media in the order the packets arrived, one viewer
+    /// per call.
+    pub fn poll_transmit_into(&mut self, out: &mut Vec<u8>) -> Option<TransmitMeta> {
+        if let Some(transmit) = self.transmits.pop_front() {
+            out.clear();
+            out.extend_from_slice(&transmit.contents);
+            return Some(TransmitMeta {
+                destination: transmit.destination,
+                source: transmit.source,
+            });
+        }
+        self.write_next_fanout(out)
+    }
+
+    /// True when `poll_transmit_into` may have more to give: the runtime should come back
+    /// without sleeping.
+    pub fn has_pending_transmits(&self) -> bool {
+        !self.transmits.is_empty() || !self.fanout.is_empty()
     }
 
     /// The next message for another shard: (destination shard, message).
@@ -192,6 +258,12 @@ impl ShardCore {
     /// The earliest deadline; the runtime must call `handle_timeout` no later than this.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.timers.earliest()
+    }
+
+    /// Moves the core's notion of the present forward (never back: egress extrapolates
+    /// timestamps from it).
+    fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
     }
 
     fn home_of(&self, stream: &str) -> usize {

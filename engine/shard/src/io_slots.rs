@@ -1,43 +1,21 @@
 //! Memory the kernel reads or writes while an io_uring operation is in flight: receive buffers,
-//! datagrams being sent, and the msghdr/iovec/sockaddr/control messages each one needs.
-//! Every slot stays at one heap address until its operation completes.
-//!
-//! The control messages carry the local address: the kernel reports which of our addresses a
-//! datagram was sent to (IP_PKTINFO / IPV6_PKTINFO, enabled in `udp`), and a send names the
-//! address it must leave from the same way, since the sockets are bound to the wildcard.
+//! send buffers, and the msghdr/iovec/sockaddr/control messages each one needs. Every slot
+//! stays at one heap address for the life of the shard, and so does its buffer: the core
+//! writes each outgoing datagram straight into a free send slot, so sending allocates nothing.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use crate::addresses::unmap_v4;
+use crate::pktinfo::{ControlBuffer, SourceAddress};
 use crate::udp::{sockaddr_from, socket_addr_from};
 
 /// Large enough for any datagram a WebRTC peer sends (they stay under the path MTU); anything
 /// longer arrives truncated and is dropped.
 pub const RECV_BUFFER_BYTES: usize = 2048;
 
-/// Room for one IPV6_PKTINFO and one IP_PKTINFO message: everything a receive can carry with
-/// the options `udp` sets, and more than the one message a send attaches.
-const CONTROL_BYTES: usize =
-    control_space(size_of::<libc::in6_pktinfo>()) + control_space(size_of::<libc::in_pktinfo>());
-
-/// CMSG_SPACE: the bytes one control message with a `payload`-byte body takes, padding included.
-const fn control_space(payload: usize) -> usize {
-    // SAFETY: CMSG_SPACE is arithmetic on its argument; it touches no memory.
-    unsafe { libc::CMSG_SPACE(payload as libc::c_uint) as usize }
-}
-
-/// CMSG_LEN: the `cmsg_len` of a control message with a `payload`-byte body.
-const fn control_len(payload: usize) -> usize {
-    // SAFETY: CMSG_LEN is arithmetic on its argument; it touches no memory.
-    unsafe { libc::CMSG_LEN(payload as libc::c_uint) as usize }
-}
-
-/// Control-message bytes, aligned for `cmsghdr` as CMSG_FIRSTHDR requires.
-#[repr(C)]
-struct ControlBuffer {
-    _align: [libc::cmsghdr; 0],
-    bytes: [u8; CONTROL_BYTES],
-}
+/// Each send buffer's starting capacity: a datagram at Ethernet MTU. A rare larger control
+/// datagram grows its slot's buffer once, and the slot keeps it.
+pub const SEND_BUFFER_BYTES: usize = 1500;
 
 /// One received datagram, with addresses as the core sees them (IPv4-mapped ones as IPv4).
 #[derive(Debug, PartialEq, Eq)]
@@ -75,8 +53,7 @@ impl RecvSlot {
         self.header.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         self.header.msg_iov = &raw mut self.iovec;
         self.header.msg_iovlen = 1;
-        self.header.msg_control = (&raw mut self.control).cast();
-        self.header.msg_controllen = CONTROL_BYTES as _;
+        self.control.lend_for_receive(&mut self.header);
         self.header.msg_flags = 0;
         &raw mut self.header
     }
@@ -90,101 +67,17 @@ impl RecvSlot {
         let source = socket_addr_from(&self.source, self.header.msg_namelen)?;
         Some(Received {
             source: unmap_v4(source),
-            local: self.local_address(),
+            local: self.control.local_address(&self.header),
             datagram: &self.buffer[..length],
         })
     }
-
-    /// The destination address from the first IPV6_PKTINFO or IP_PKTINFO message the kernel
-    /// wrote. An IPv4 datagram on a dual-stack socket comes as IPV6_PKTINFO with a v4-mapped
-    /// address, returned here as IPv4. Messages too short for their type are skipped.
-    fn local_address(&self) -> Option<IpAddr> {
-        // The kernel wrote back how much of the buffer it used; never trust more than we gave.
-        let mut header = self.header;
-        let used = header.msg_controllen.min(CONTROL_BYTES);
-        header.msg_control = (&raw const self.control).cast_mut().cast();
-        header.msg_controllen = used;
-        let start = header.msg_control as usize;
-
-        // SAFETY: `header` describes `used` bytes of this slot's control buffer, which lives as
-        // long as `self`; CMSG_FIRSTHDR only reads msg_control and msg_controllen.
-        let mut message = unsafe { libc::CMSG_FIRSTHDR(&raw const header) };
-        while !message.is_null() {
-            // SAFETY: CMSG_FIRSTHDR and CMSG_NXTHDR return only headers that are aligned and
-            // lie wholly within the `used` bytes; `message` is one of those.
-            let (length, level, kind) = unsafe {
-                (
-                    (*message).cmsg_len as usize,
-                    (*message).cmsg_level,
-                    (*message).cmsg_type,
-                )
-            };
-            // The body must lie within what the kernel wrote, whatever cmsg_len claims.
-            let fits = |payload: usize| {
-                length >= control_len(payload)
-                    && (message as usize - start).saturating_add(length) <= used
-            };
-            // SAFETY: CMSG_DATA is pointer arithmetic past the header; it is only read from
-            // below after `fits` showed the body lies inside the buffer.
-            let data = unsafe { libc::CMSG_DATA(message) };
-            if level == libc::IPPROTO_IPV6
-                && kind == libc::IPV6_PKTINFO
-                && fits(size_of::<libc::in6_pktinfo>())
-            {
-                // SAFETY: the body holds an in6_pktinfo (checked above); it may be unaligned.
-                let info = unsafe { data.cast::<libc::in6_pktinfo>().read_unaligned() };
-                return Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)).to_canonical());
-            }
-            if level == libc::IPPROTO_IP
-                && kind == libc::IP_PKTINFO
-                && fits(size_of::<libc::in_pktinfo>())
-            {
-                // SAFETY: the body holds an in_pktinfo (checked above); it may be unaligned.
-                let info = unsafe { data.cast::<libc::in_pktinfo>().read_unaligned() };
-                // ipi_addr is the header's destination, as IPV6_PKTINFO reports it.
-                return Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                    info.ipi_addr.s_addr,
-                ))));
-            }
-            // SAFETY: `header` and `message` are as above; CMSG_NXTHDR returns null rather than
-            // a header that would run past the `used` bytes.
-            message = unsafe { libc::CMSG_NXTHDR(&raw const header, message) };
-        }
-        None
-    }
 }
 
-/// The local address a send must leave from, in the control message the socket's family takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceAddress {
-    /// IP_PKTINFO on an IPv4 socket.
-    V4(Ipv4Addr),
-    /// IPV6_PKTINFO on an IPv6 socket; v4-mapped when the destination is.
-    V6(Ipv6Addr),
-}
-
-impl SourceAddress {
-    /// How to send from `source` to `destination`, given in the form the socket sends to
-    /// (`UdpSocket::destination_for`). `None` when the two cannot meet: an IPv4 source for an
-    /// IPv6 peer or the other way round.
-    pub fn for_destination(destination: SocketAddr, source: IpAddr) -> Option<Self> {
-        match (destination, source.to_canonical()) {
-            (SocketAddr::V4(_), IpAddr::V4(v4)) => Some(Self::V4(v4)),
-            (SocketAddr::V6(peer), IpAddr::V4(v4)) if peer.ip().to_ipv4_mapped().is_some() => {
-                Some(Self::V6(v4.to_ipv6_mapped()))
-            }
-            (SocketAddr::V6(peer), IpAddr::V6(v6)) if peer.ip().to_ipv4_mapped().is_none() => {
-                Some(Self::V6(v6))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// One send in flight: owns the datagram until the kernel is done with it.
-pub struct SendSlot {
+/// One send slot: a buffer the core writes a datagram into, and what the kernel needs to send
+/// it, all kept in place until the send completes.
+struct SendSlot {
     busy: bool,
-    contents: Vec<u8>,
+    buffer: Vec<u8>,
     destination: libc::sockaddr_storage,
     control: ControlBuffer,
     iovec: libc::iovec,
@@ -192,7 +85,7 @@ pub struct SendSlot {
 }
 
 impl SendSlot {
-    fn empty() -> Box<Self> {
+    fn empty(buffer_bytes: usize) -> Self {
         // SAFETY: all-zero bytes are valid for these plain C structs (null pointers included)
         // and byte arrays; the pointers are set by `prepare` before any use.
         let (destination, control, iovec, header) = unsafe {
@@ -203,115 +96,63 @@ impl SendSlot {
                 std::mem::zeroed(),
             )
         };
-        Box::new(Self {
+        Self {
             busy: false,
-            contents: Vec::new(),
+            buffer: Vec::with_capacity(buffer_bytes),
             destination,
             control,
             iovec,
             header,
-        })
+        }
     }
 
     fn prepare(
         &mut self,
         destination: SocketAddr,
         source: Option<SourceAddress>,
-        contents: Vec<u8>,
     ) -> *const libc::msghdr {
         self.busy = true;
-        self.contents = contents;
         let (storage, length) = sockaddr_from(destination);
         self.destination = storage;
         self.iovec = libc::iovec {
-            iov_base: self.contents.as_mut_ptr().cast(),
-            iov_len: self.contents.len(),
+            iov_base: self.buffer.as_mut_ptr().cast(),
+            iov_len: self.buffer.len(),
         };
         self.header.msg_name = (&raw mut self.destination).cast();
         self.header.msg_namelen = length;
         self.header.msg_iov = &raw mut self.iovec;
         self.header.msg_iovlen = 1;
-        self.header.msg_control = std::ptr::null_mut();
-        self.header.msg_controllen = 0;
         self.header.msg_flags = 0;
-        match source {
-            Some(SourceAddress::V4(ip)) => self.attach(
-                libc::IPPROTO_IP,
-                libc::IP_PKTINFO,
-                libc::in_pktinfo {
-                    ipi_ifindex: 0,
-                    ipi_spec_dst: libc::in_addr {
-                        s_addr: u32::from(ip).to_be(),
-                    },
-                    ipi_addr: libc::in_addr { s_addr: 0 },
-                },
-            ),
-            Some(SourceAddress::V6(ip)) => self.attach(
-                libc::IPPROTO_IPV6,
-                libc::IPV6_PKTINFO,
-                libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr {
-                        s6_addr: ip.octets(),
-                    },
-                    ipi6_ifindex: 0,
-                },
-            ),
-            None => {}
-        }
+        self.control.attach_source(&mut self.header, source);
         &raw const self.header
-    }
-
-    /// Makes `body` the msghdr's only control message, at the start of the slot's buffer.
-    fn attach<T>(&mut self, level: libc::c_int, kind: libc::c_int, body: T) {
-        const { assert!(size_of::<T>() <= size_of::<libc::in6_pktinfo>()) };
-        self.control.bytes = [0; CONTROL_BYTES];
-        self.header.msg_control = (&raw mut self.control).cast();
-        self.header.msg_controllen = control_space(size_of::<T>()) as _;
-        // SAFETY: msg_control points at this slot's zeroed buffer, aligned for cmsghdr, and
-        // msg_controllen (no more than CONTROL_BYTES, by the assertion above) leaves room for a
-        // header, so CMSG_FIRSTHDR returns the buffer's start.
-        let message = unsafe { libc::CMSG_FIRSTHDR(&raw const self.header) };
-        // SAFETY: `message` is the aligned start of the buffer, which has room for the header
-        // and, after it, a `T`-sized body (CMSG_SPACE of it); the body may be unaligned.
-        unsafe {
-            (*message).cmsg_len = control_len(size_of::<T>()) as _;
-            (*message).cmsg_level = level;
-            (*message).cmsg_type = kind;
-            libc::CMSG_DATA(message).cast::<T>().write_unaligned(body);
-        }
     }
 }
 
-/// The sends in flight, reusing slots so steady-state sending allocates only the datagrams.
-#[derive(Default)]
+/// A fixed set of send slots, allocated once with their buffers.
 pub struct SendSlots {
-    #[expect(
-        clippy::vec_box,
-        reason = "the kernel holds pointers into in-flight slots while the Vec grows"
-    )]
-    slots: Vec<Box<SendSlot>>,
+    /// Never resized: the kernel holds pointers into in-flight slots.
+    slots: Box<[SendSlot]>,
     free: Vec<usize>,
 }
 
 impl SendSlots {
-    /// Takes a slot for `contents`, to leave from `source` when given; returns its index (for
-    /// the SQE's user data) and the msghdr.
-    pub fn start(
-        &mut self,
-        destination: SocketAddr,
-        source: Option<SourceAddress>,
-        contents: Vec<u8>,
-    ) -> (usize, *const libc::msghdr) {
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(SendSlot::empty());
-            self.slots.len() - 1
-        });
-        let header = self.slots[index].prepare(destination, source, contents);
-        (index, header)
+    /// `count` slots, each with a buffer of `buffer_bytes` capacity.
+    pub fn new(count: usize, buffer_bytes: usize) -> Self {
+        Self {
+            slots: (0..count).map(|_| SendSlot::empty(buffer_bytes)).collect(),
+            // Popped from the end: slot 0 first.
+            free: (0..count).rev().collect(),
+        }
     }
 
-    /// The kernel is done with slot `index`: frees its datagram. Unknown or already free
-    /// indices are ignored.
+    /// A free slot to write a datagram into; `None` while every slot is in flight.
+    pub fn vacant(&mut self) -> Option<VacantSend<'_>> {
+        let index = *self.free.last()?;
+        Some(VacantSend { slots: self, index })
+    }
+
+    /// The kernel is done with slot `index`: it is free again, buffer and all. Unknown or
+    /// already free indices are ignored.
     pub fn finish(&mut self, index: usize) {
         let Some(slot) = self.slots.get_mut(index) else {
             return;
@@ -320,7 +161,6 @@ impl SendSlots {
             return;
         }
         slot.busy = false;
-        slot.contents = Vec::new();
         self.free.push(index);
     }
 
@@ -329,216 +169,119 @@ impl SendSlots {
     }
 }
 
+/// A free send slot, taken only when `start` is called: dropping it leaves the slot free.
+pub struct VacantSend<'a> {
+    slots: &'a mut SendSlots,
+    index: usize,
+}
+
+impl VacantSend<'_> {
+    /// The slot's buffer, for the datagram (whatever it held before is stale).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.slots.slots[self.index].buffer
+    }
+
+    /// Takes the slot for the datagram in its buffer, to `destination` and from `source` when
+    /// given.
+    pub fn start(self, destination: SocketAddr, source: Option<SourceAddress>) -> StartedSend {
+        self.slots.free.pop();
+        let header = self.slots.slots[self.index].prepare(destination, source);
+        StartedSend {
+            index: self.index,
+            header,
+        }
+    }
+}
+
+/// A send slot in flight: its index (for the SQE's user data) and its msghdr. Only
+/// `VacantSend::start` makes one, so the header always points into a live slot.
+pub struct StartedSend {
+    index: usize,
+    header: *const libc::msghdr,
+}
+
+impl StartedSend {
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn header(&self) -> *const libc::msghdr {
+        self.header
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn send(slots: &mut SendSlots, destination: &str, datagram: &[u8]) -> StartedSend {
+        let mut vacant = slots.vacant().unwrap();
+        vacant.buffer().clear();
+        vacant.buffer().extend_from_slice(datagram);
+        vacant.start(destination.parse().unwrap(), None)
+    }
+
     #[test]
-    fn send_slots_are_reused_after_finishing() {
-        let mut slots = SendSlots::default();
-        let destination: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let (first, _) = slots.start(destination, None, vec![1, 2, 3]);
-        let (second, _) = slots.start(destination, None, vec![4]);
-        assert_ne!(first, second);
+    fn send_slots_are_a_fixed_set_reused_with_their_buffers() {
+        let mut slots = SendSlots::new(2, 1500);
+        let first = send(&mut slots, "127.0.0.1:9", &[1, 2, 3]);
+        let buffer = slots.slots[first.index()].buffer.as_ptr();
+        let second = send(&mut slots, "127.0.0.1:9", &[4]);
+        assert_ne!(first.index(), second.index());
         assert_eq!(slots.in_flight(), 2);
-        slots.finish(first);
-        slots.finish(first);
-        assert_eq!(slots.in_flight(), 1);
-        let (third, _) = slots.start(destination, None, vec![5]);
-        assert_eq!(third, first);
-        assert_eq!(slots.in_flight(), 2);
+        assert!(slots.vacant().is_none(), "every slot is in flight");
+        slots.finish(first.index());
+        slots.finish(first.index());
         slots.finish(99);
-        assert_eq!(slots.in_flight(), 2);
+        assert_eq!(slots.in_flight(), 1);
+        let third = send(&mut slots, "127.0.0.1:9", &[5]);
+        assert_eq!(third.index(), first.index());
+        assert_eq!(slots.slots[third.index()].buffer.as_ptr(), buffer);
+        assert_eq!(slots.slots[third.index()].buffer.capacity(), 1500);
+    }
+
+    #[test]
+    fn a_vacant_slot_dropped_unstarted_stays_free() {
+        let mut slots = SendSlots::new(1, 1500);
+        slots.vacant().unwrap().buffer().push(1);
+        assert_eq!(slots.in_flight(), 0);
+        assert!(slots.vacant().is_some());
     }
 
     #[test]
     fn send_header_points_at_the_datagram_and_destination() {
-        let mut slots = SendSlots::default();
-        let destination: SocketAddr = "[2001:db8::1]:5004".parse().unwrap();
-        let (_, header) = slots.start(destination, None, vec![7; 100]);
+        let mut slots = SendSlots::new(1, 1500);
+        let started = send(&mut slots, "[2001:db8::1]:5004", &[7; 100]);
         // SAFETY: the slot is alive and nothing else touches it during the test.
-        let header = unsafe { &*header };
+        let header = unsafe { &*started.header() };
         // SAFETY: as above; the iovec belongs to the same slot.
         let iovec = unsafe { &*header.msg_iov };
         assert_eq!(iovec.iov_len, 100);
+        assert_eq!(
+            iovec.iov_base.cast_const(),
+            slots.slots[0].buffer.as_ptr().cast()
+        );
+        assert!(
+            header.msg_control.is_null(),
+            "no source, no control message"
+        );
         let name = header.msg_name.cast::<libc::sockaddr_storage>();
         // SAFETY: msg_name points at the slot's sockaddr_storage.
         let parsed = socket_addr_from(unsafe { &*name }, header.msg_namelen);
-        assert_eq!(parsed, Some(destination));
+        assert_eq!(parsed, Some("[2001:db8::1]:5004".parse().unwrap()));
     }
 
     #[test]
-    fn send_header_has_no_control_message_without_a_source() {
-        let mut slots = SendSlots::default();
-        let (_, header) = slots.start("127.0.0.1:9".parse().unwrap(), None, vec![1]);
-        // SAFETY: the slot is alive and nothing else touches it during the test.
-        let header = unsafe { &*header };
-        assert!(header.msg_control.is_null());
-        assert_eq!(header.msg_controllen, 0);
-    }
-
-    /// The single control message of a send header: level, type and body bytes.
-    fn only_control_message(header: *const libc::msghdr) -> (libc::c_int, libc::c_int, Vec<u8>) {
-        // SAFETY: the header belongs to a live slot whose control buffer it describes.
-        let message = unsafe { libc::CMSG_FIRSTHDR(header) };
-        assert!(!message.is_null());
-        // SAFETY: as above; CMSG_FIRSTHDR returned a header inside the buffer.
-        let (length, level, kind) = unsafe {
-            (
-                (*message).cmsg_len as usize,
-                (*message).cmsg_level,
-                (*message).cmsg_type,
-            )
-        };
-        // SAFETY: the body of `length - control_len(0)` bytes follows the header in the buffer.
-        let body = unsafe {
-            std::slice::from_raw_parts(libc::CMSG_DATA(message), length - control_len(0))
-        };
-        // SAFETY: as above.
-        assert!(unsafe { libc::CMSG_NXTHDR(header, message) }.is_null());
-        (level, kind, body.to_vec())
-    }
-
-    #[test]
-    fn send_header_selects_an_ipv4_source_with_ip_pktinfo() {
-        let mut slots = SendSlots::default();
-        let source = SourceAddress::V4(Ipv4Addr::new(127, 0, 0, 2));
-        let (_, header) = slots.start("127.0.0.1:9".parse().unwrap(), Some(source), vec![1]);
-        let (level, kind, body) = only_control_message(header);
-        assert_eq!((level, kind), (libc::IPPROTO_IP, libc::IP_PKTINFO));
-        assert_eq!(body.len(), size_of::<libc::in_pktinfo>());
-        // ipi_ifindex 0, then ipi_spec_dst, then ipi_addr left empty.
-        assert_eq!(body, [0, 0, 0, 0, 127, 0, 0, 2, 0, 0, 0, 0]);
-    }
-
-    #[test]
-    fn send_header_selects_an_ipv6_source_with_ipv6_pktinfo_and_is_reset_on_reuse() {
-        let mut slots = SendSlots::default();
-        let destination: SocketAddr = "[::ffff:127.0.0.1]:9".parse().unwrap();
+    fn a_reused_slot_drops_the_previous_source() {
+        let mut slots = SendSlots::new(1, 1500);
+        let destination: SocketAddr = "127.0.0.1:9".parse().unwrap();
         let source = SourceAddress::for_destination(destination, "127.0.0.2".parse().unwrap());
-        let (slot, header) = slots.start(destination, source, vec![1]);
-        let (level, kind, body) = only_control_message(header);
-        assert_eq!((level, kind), (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO));
-        assert_eq!(body.len(), size_of::<libc::in6_pktinfo>());
-        let mapped = Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped().octets();
-        assert_eq!(body[..16], mapped);
-        assert_eq!(body[16..], [0; 4]);
-
-        slots.finish(slot);
-        let (again, header) = slots.start(destination, None, vec![2]);
-        assert_eq!(again, slot);
+        let started = slots.vacant().unwrap().start(destination, source);
         // SAFETY: the slot is alive and nothing else touches it during the test.
-        assert_eq!(unsafe { (*header).msg_controllen }, 0);
-    }
-
-    #[test]
-    fn source_address_follows_the_destination_family() {
-        let v4_peer: SocketAddr = "192.0.2.1:5".parse().unwrap();
-        let mapped_peer: SocketAddr = "[::ffff:192.0.2.1]:5".parse().unwrap();
-        let v6_peer: SocketAddr = "[2001:db8::1]:5".parse().unwrap();
-        let v4: IpAddr = "10.0.0.1".parse().unwrap();
-        let v4_as_mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        let v6: IpAddr = "2001:db8::2".parse().unwrap();
-        let ten = Ipv4Addr::new(10, 0, 0, 1);
-
-        let cases = [
-            (v4_peer, v4, Some(SourceAddress::V4(ten))),
-            (v4_peer, v4_as_mapped, Some(SourceAddress::V4(ten))),
-            (v4_peer, v6, None),
-            (
-                mapped_peer,
-                v4,
-                Some(SourceAddress::V6(ten.to_ipv6_mapped())),
-            ),
-            (mapped_peer, v6, None),
-            (
-                v6_peer,
-                v6,
-                Some(SourceAddress::V6("2001:db8::2".parse().unwrap())),
-            ),
-            (v6_peer, v4, None),
-        ];
-        for (destination, source, expected) in cases {
-            assert_eq!(
-                SourceAddress::for_destination(destination, source),
-                expected,
-                "{source} to {destination}"
-            );
-        }
-    }
-
-    /// Writes control messages into a receive slot as the kernel would, then parses them.
-    fn local_from(messages: &[(libc::c_int, libc::c_int, &[u8], usize)]) -> Option<IpAddr> {
-        let mut slot = Box::new(RecvSlot::empty());
-        slot.prepare();
-        let mut offset = 0;
-        for &(level, kind, body, claimed_length) in messages {
-            // cmsghdr on Linux/glibc: a size_t length, then the level and type as c_ints.
-            let at = &mut slot.control.bytes[offset..];
-            let word = size_of::<usize>();
-            at[..word].copy_from_slice(&claimed_length.to_ne_bytes());
-            at[word..word + 4].copy_from_slice(&level.to_ne_bytes());
-            at[word + 4..word + 8].copy_from_slice(&kind.to_ne_bytes());
-            let data = control_len(0);
-            at[data..data + body.len()].copy_from_slice(body);
-            offset += control_space(body.len());
-        }
-        slot.header.msg_controllen = offset as _;
-        slot.local_address()
-    }
-
-    fn in6_body(ip: Ipv6Addr) -> Vec<u8> {
-        let mut body = ip.octets().to_vec();
-        body.extend_from_slice(&[1, 0, 0, 0]);
-        body
-    }
-
-    #[test]
-    fn local_address_comes_from_either_pktinfo_unmapped() {
-        let v6 = in6_body("2001:db8::7".parse().unwrap());
-        let mapped = in6_body(Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped());
-        let v4: &[u8] = &[1, 0, 0, 0, 10, 0, 0, 9, 10, 0, 0, 1];
-        let (ip6, info6) = (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO);
-        let (ip4, info4) = (libc::IPPROTO_IP, libc::IP_PKTINFO);
-        let len = |body: &[u8]| control_len(body.len());
-
-        assert_eq!(
-            local_from(&[(ip6, info6, &v6, len(&v6))]),
-            Some("2001:db8::7".parse().unwrap())
-        );
-        assert_eq!(
-            local_from(&[(ip6, info6, &mapped, len(&mapped))]),
-            Some("127.0.0.1".parse().unwrap())
-        );
-        // IP_PKTINFO's ipi_addr (the header's destination), not ipi_spec_dst.
-        assert_eq!(
-            local_from(&[(ip4, info4, v4, len(v4))]),
-            Some("10.0.0.1".parse().unwrap())
-        );
-        assert_eq!(local_from(&[]), None);
-    }
-
-    #[test]
-    fn local_address_skips_short_unknown_and_overlong_messages() {
-        let mapped = in6_body(Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped());
-        let v4: &[u8] = &[1, 0, 0, 0, 10, 0, 0, 9, 10, 0, 0, 1];
-        let (ip6, info6) = (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO);
-        let (ip4, info4) = (libc::IPPROTO_IP, libc::IP_PKTINFO);
-
-        // A body shorter than an in6_pktinfo, or a message of another type, is skipped.
-        let short = &mapped[..8];
-        let ttl: &[u8] = &[64, 0, 0, 0];
-        for (level, kind, body) in [(ip6, info6, short), (ip4, libc::IP_TTL, ttl)] {
-            assert_eq!(
-                local_from(&[
-                    (level, kind, body, control_len(body.len())),
-                    (ip4, info4, v4, control_len(v4.len())),
-                ]),
-                Some("10.0.0.1".parse().unwrap())
-            );
-        }
-        // A length claiming more than the kernel wrote, or too little for a header: nothing.
-        assert_eq!(local_from(&[(ip6, info6, &mapped, 4096)]), None);
-        assert_eq!(local_from(&[(ip6, info6, &mapped, 3)]), None);
+        assert_ne!(unsafe { (*started.header()).msg_controllen }, 0);
+        slots.finish(started.index());
+        let again = send(&mut slots, "127.0.0.1:9", &[2]);
+        // SAFETY: as above.
+        assert_eq!(unsafe { (*again.header()).msg_controllen }, 0);
     }
 }

@@ -2,7 +2,7 @@
 //! threads, each with its own io_uring and UDP socket.
 //!
 //! In the order a packet meets them: [`udp`] (the socket), [`io_slots`] (the memory io_uring
-//! receives into and sends from), [`event_loop`] (one shard's loop around its `ShardCore`),
+//! receives into and sends from) with [`pktinfo`] (which local address), [`event_loop`] (one shard's loop around its `ShardCore`),
 //! [`mesh`] over [`ring`] and [`wake`] (what shards hand each other), [`control_socket`]
 //! (signaling's requests), and [`engine`] which starts all of it.
 
@@ -14,6 +14,7 @@ pub mod engine;
 pub mod event_loop;
 pub mod io_slots;
 pub mod mesh;
+pub mod pktinfo;
 pub mod ring;
 pub mod signal;
 pub mod udp;

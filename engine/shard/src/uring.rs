@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use io_uring::{IoUring, opcode, squeue, types};
 
-use crate::io_slots::{Received, RecvSlot, SendSlots, SourceAddress};
+use crate::io_slots::{Received, RecvSlot, SendSlots, StartedSend};
 use crate::udp::UdpSocket;
 use crate::wake::Waker;
 
@@ -61,17 +61,11 @@ impl Uring {
         self.push(&entry)
     }
 
-    pub fn push_send(
-        &mut self,
-        socket: &UdpSocket,
-        destination: std::net::SocketAddr,
-        source: Option<SourceAddress>,
-        contents: Vec<u8>,
-    ) -> io::Result<()> {
-        let (slot, header) = self.sends.start(destination, source, contents);
-        let entry = opcode::SendMsg::new(types::Fd(socket.as_raw_fd()), header)
+    /// Queues the SendMsg of a slot taken from `sends`.
+    pub fn push_send(&mut self, socket: &UdpSocket, send: StartedSend) -> io::Result<()> {
+        let entry = opcode::SendMsg::new(types::Fd(socket.as_raw_fd()), send.header())
             .build()
-            .user_data(KIND_SEND << KIND_SHIFT | slot as u64);
+            .user_data(KIND_SEND << KIND_SHIFT | send.index() as u64);
         self.push(&entry)
     }
 

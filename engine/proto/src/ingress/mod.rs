@@ -100,9 +100,14 @@ impl PublisherIngress {
         self.source
     }
 
-    /// Turns a decrypted packet into a routable one.
-    pub fn handle_rtp(&mut self, now: Instant, data: Vec<u8>) -> Result<MediaPacket, IngressDrop> {
-        let rtp = RtpPacket::parse(&data).map_err(|_| IngressDrop::Malformed)?;
+    /// Turns a decrypted packet into a routable one, taking `data` for it; a dropped packet
+    /// leaves `data` with the caller, to decrypt the next one into.
+    pub fn handle_rtp(
+        &mut self,
+        now: Instant,
+        data: &mut Vec<u8>,
+    ) -> Result<MediaPacket, IngressDrop> {
+        let rtp = RtpPacket::parse(data).map_err(|_| IngressDrop::Malformed)?;
         let track_index = self.track_of(&rtp)?;
         let track = &self.tracks[track_index];
         let pt = rtp.payload_type();
@@ -136,7 +141,7 @@ impl PublisherIngress {
         };
         let extensions = &self.extensions;
         let layout = PacketLayout::of(&rtp, |id| extensions.kind_of(id).filter(|k| forwarded(*k)));
-        Ok(MediaPacket::new(origin, layout, data))
+        Ok(MediaPacket::new(origin, layout, std::mem::take(data)))
     }
 
     /// Finds the track: by SSRC once known, else by MID, declared SSRC, or a payload type only
@@ -269,11 +274,11 @@ mod tests {
         let now = Instant::now();
         let mut ingress = PublisherIngress::new(&[video_section()], 1);
         for seq in 0..20 {
-            let rtx = ingress.handle_rtp(now, packet(97, 0xAAAA_0000 + u32::from(seq), seq));
+            let rtx = ingress.handle_rtp(now, &mut packet(97, 0xAAAA_0000 + u32::from(seq), seq));
             assert_eq!(rtx.err(), Some(IngressDrop::Repair));
         }
         assert_eq!(ingress.video_ssrc(), None, "no media SSRC known yet");
-        ingress.handle_rtp(now, packet(96, 0x1234, 1)).unwrap();
+        ingress.handle_rtp(now, &mut packet(96, 0x1234, 1)).unwrap();
         assert_eq!(ingress.video_ssrc(), Some(0x1234));
         assert_eq!(
             ingress.report_blocks(now).count(),

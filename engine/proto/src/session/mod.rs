@@ -2,10 +2,12 @@
 //!
 //! Input arrives through `handle_receive` (one datagram, already known to be this
 //! session's) and `handle_timeout`; the session answers through `poll_transmit` and
-//! reports what the shard must act on through `poll_event`.
+//! reports what the shard must act on through `poll_event`. A viewer's media goes out through
+//! `write_media`, straight into the caller's buffer, when the shard's fan-out gets to it.
 
 mod feedback;
 mod media;
+mod rtp;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -20,7 +22,6 @@ pub use media::SessionMedia;
 use crate::clock::WallClock;
 use crate::demux::{DatagramKind, classify, is_rtcp};
 use crate::dtls::{Certificate, DtlsConfig, DtlsError, DtlsEvent, DtlsTransport};
-use crate::egress::EgressOutcome;
 use crate::ice::{IceCredentials, IceEvent, IceLite};
 use crate::media::MediaPacket;
 use crate::router::SenderClock;
@@ -182,12 +183,16 @@ impl Session {
         self.drops
     }
 
+    /// One datagram from `source`, sent to our address `local` when known. An SRTP packet is
+    /// decrypted into `media_buffer`, which a publisher's packet then takes (leaving it empty)
+    /// for its [`SessionEvent::Media`]: the caller recycles buffers instead of this allocating.
     pub fn handle_receive(
         &mut self,
         now: Instant,
         source: SocketAddr,
         local: Option<IpAddr>,
         datagram: &[u8],
+        media_buffer: &mut Vec<u8>,
     ) {
         if self.closed {
             return;
@@ -205,7 +210,7 @@ impl Session {
                 if is_rtcp(datagram) {
                     self.handle_srtcp(now, datagram);
                 } else {
-                    self.handle_srtp(now, datagram);
+                    self.handle_srtp(now, datagram, media_buffer);
                 }
             }
             _ => self.drops.unverified_source += 1,
@@ -264,12 +269,15 @@ impl Session {
 
     /// Sends from the local address the peer reached us at.
     fn sent_from_local(&self, mut transmit: Transmit) -> Transmit {
-        transmit.source = self
-            .locals
-            .iter()
-            .find(|(remote, _)| *remote == transmit.destination)
-            .map(|&(_, local)| local);
+        transmit.source = self.local_for(transmit.destination);
         transmit
+    }
+
+    fn local_for(&self, destination: SocketAddr) -> Option<IpAddr> {
+        self.locals
+            .iter()
+            .find(|(remote, _)| *remote == destination)
+            .map(|&(_, local)| local)
     }
 
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
@@ -347,64 +355,6 @@ impl Session {
                 },
                 DtlsEvent::Closed => self.close(CloseReason::DtlsClosed),
             }
-        }
-    }
-
-    fn handle_srtp(&mut self, now: Instant, datagram: &[u8]) {
-        let Some(srtp) = self.srtp.as_mut() else {
-            self.drops.srtp += 1;
-            return;
-        };
-        let mut plain = Vec::with_capacity(datagram.len());
-        if srtp.unprotect_rtp(datagram, &mut plain).is_err() {
-            self.drops.srtp += 1;
-            return;
-        }
-        match &mut self.media {
-            SessionMedia::Publisher(publisher) => match publisher.ingress.handle_rtp(now, plain) {
-                Ok(packet) => self.events.push_back(SessionEvent::Media(packet)),
-                Err(reason) => {
-                    self.drops.media += 1;
-                    debug!(session = %self.id, %reason, "publisher packet dropped");
-                }
-            },
-            // Viewers send no media we want.
-            SessionMedia::Viewer(_) => self.drops.media += 1,
-        }
-    }
-
-    /// Sends a packet of the stream to this viewer.
-    pub fn send_media(&mut self, now: Instant, packet: &MediaPacket) {
-        let (Some(destination), Some(srtp), SessionMedia::Viewer(viewer)) =
-            (self.ice.selected(), self.srtp.as_mut(), &mut self.media)
-        else {
-            return;
-        };
-        if self.closed {
-            return;
-        }
-        match viewer.egress.write(now, packet, &mut self.plaintext) {
-            EgressOutcome::Written(len) => {
-                let mut contents = Vec::with_capacity(len + 16);
-                if srtp
-                    .protect_rtp(&self.plaintext[..len], &mut contents)
-                    .is_ok()
-                {
-                    self.transmits.push_back(Transmit {
-                        destination,
-                        source: None,
-                        contents,
-                    });
-                } else {
-                    self.drops.srtp += 1;
-                }
-            }
-            EgressOutcome::AwaitingKeyframe => {
-                if viewer.keyframe_due(now) {
-                    self.events.push_back(SessionEvent::KeyframeRequest);
-                }
-            }
-            _ => self.drops.media += 1,
         }
     }
 }

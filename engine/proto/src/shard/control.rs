@@ -23,6 +23,7 @@ fn error(kind: ErrorKind, reason: impl Into<String>) -> Response {
 impl ShardCore {
     /// A request from signaling; the answer goes straight back.
     pub fn handle_control(&mut self, now: Instant, request: Request) -> Response {
+        self.advance(now);
         match request {
             Request::CreateSession(request) => self.create_session(now, request),
             Request::DeleteSession { session } => match self.by_id.get(&session).copied() {

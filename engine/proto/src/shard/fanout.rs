@@ -1,5 +1,5 @@
-//! What the shard does with session events: route media to local viewers and to other
-//! shards, carry keyframe requests to the publisher, and forget closed sessions.
+//! What the shard does with session events: route media to other shards and queue it for
+//! local viewers, carry keyframe requests to the publisher, and forget closed sessions.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,7 +38,7 @@ impl ShardCore {
                 }
                 SessionEvent::Media(packet) => {
                     self.counters.media_packets_in += 1;
-                    self.route_media(now, &stream, packet);
+                    self.route_media(&stream, packet);
                 }
                 SessionEvent::SenderClock(clock) => {
                     self.apply_clock(&stream, clock);
@@ -59,9 +59,10 @@ impl ShardCore {
         }
     }
 
-    /// A publisher's packet: once to each other shard with viewers, then to local viewers.
-    fn route_media(&mut self, now: Instant, stream: &Arc<str>, packet: MediaPacket) {
-        let packet = Arc::new(packet);
+    /// A publisher's packet: once to each other shard with viewers, then queued for local
+    /// viewers.
+    fn route_media(&mut self, stream: &Arc<str>, packet: MediaPacket) {
+        let packet = self.packets.share(packet);
         if let Some(route) = self.streams.get(stream) {
             for &shard in &route.subscribers {
                 self.messages.push_back((
@@ -73,31 +74,7 @@ impl ShardCore {
                 ));
             }
         }
-        self.deliver_local(now, stream, &packet);
-    }
-
-    /// Sends a packet to every local viewer of `stream`.
-    pub(super) fn deliver_local(&mut self, now: Instant, stream: &str, packet: &MediaPacket) {
-        let Some(route) = self.streams.get(stream) else {
-            return;
-        };
-        let mut wants_keyframe = false;
-        for key in &route.viewers {
-            let Some(viewer) = self.sessions.get_mut(key) else {
-                continue;
-            };
-            viewer.send_media(now, packet);
-            while let Some(transmit) = viewer.poll_transmit() {
-                self.transmits.push_back(transmit);
-            }
-            while let Some(event) = viewer.poll_event() {
-                wants_keyframe |= matches!(event, SessionEvent::KeyframeRequest);
-            }
-            self.timers.set(*key, viewer.poll_timeout());
-        }
-        if wants_keyframe {
-            self.request_keyframe(now, stream);
-        }
+        self.enqueue_fanout(stream, packet);
     }
 
     pub(super) fn apply_clock(&mut self, stream: &str, clock: SenderClock) {
@@ -149,10 +126,13 @@ impl ShardCore {
         let stream = session.stream().clone();
         if session.is_publisher() {
             self.streams.clear_publisher(&stream, key);
-        } else if self.streams.remove_viewer(&stream, key) && !self.is_home_of(&stream) {
-            let home = self.home_of(&stream);
-            self.messages
-                .push_back((home, ShardMessage::Unsubscribe { stream }));
+        } else if let Some(removed) = self.streams.remove_viewer(&stream, key) {
+            self.fanout.viewer_removed(&stream, removed.position);
+            if removed.was_last && !self.is_home_of(&stream) {
+                let home = self.home_of(&stream);
+                self.messages
+                    .push_back((home, ShardMessage::Unsubscribe { stream }));
+            }
         }
         debug!(session = %session.id(), "session removed");
     }

@@ -1,0 +1,198 @@
+//! Shards, sessions and peers on a simulated network: datagrams and cross-shard messages
+//! are delivered in order, time advances in fixed steps, nothing touches the OS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shardcast_control::{MediaKind, Request, Response, Role, SessionAnswer, shard_for};
+
+use super::sim_peer::{SimPeer, sections};
+use super::{ShardConfig, ShardCore, TransmitMeta};
+use crate::clock::WallClock;
+use crate::dtls::{Certificate, DtlsConfig};
+use crate::rtp::RtpHeader;
+
+const STEP: Duration = Duration::from_millis(10);
+
+pub struct Net {
+    pub now: Instant,
+    pub shards: Vec<ShardCore>,
+    pub peers: Vec<SimPeer>,
+    /// Where shards write each datagram, reused as the runtime reuses its send buffers.
+    buffer: Vec<u8>,
+}
+
+fn shard_address(index: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 50_000 + index as u16))
+}
+
+impl Net {
+    pub fn new(shard_count: usize) -> Self {
+        let now = Instant::now();
+        let certificate = Arc::new(Certificate::generate().unwrap());
+        let dtls = DtlsConfig::new().unwrap();
+        let shards = (0..shard_count)
+            .map(|index| {
+                let config = ShardConfig {
+                    index,
+                    shards: shard_count,
+                    candidates: vec![shard_address(index)],
+                    certificate: certificate.clone(),
+                    dtls: dtls.clone(),
+                    wall_clock: WallClock::new(now, Duration::from_secs(1_700_000_000)),
+                    seed: index as u64,
+                };
+                ShardCore::new(config, now)
+            })
+            .collect();
+        Self {
+            now,
+            shards,
+            peers: Vec::new(),
+            buffer: Vec::with_capacity(1500),
+        }
+    }
+
+    /// Adds a peer through its shard's control request; returns its index and the answer.
+    pub fn join(&mut self, role: Role, stream: &str, session: &str) -> (usize, SessionAnswer) {
+        let index = self.peers.len();
+        let address = SocketAddr::from(([10, 0, 0, 1 + index as u8], 40_000));
+        let media = sections(&[("0", MediaKind::Audio), ("1", MediaKind::Video)]);
+        let (mut peer, request) =
+            SimPeer::new(address, role, stream, session, media, index as u8, self.now);
+        let shard = match role {
+            Role::Publish => shard_for(stream, self.shards.len()),
+            Role::Play => shard_for(session, self.shards.len()),
+        };
+        let response = self.shards[shard].handle_control(self.now, Request::CreateSession(request));
+        let Response::Session(answer) = response else {
+            panic!("session refused: {response:?}");
+        };
+        peer.accept_answer(&answer, self.now);
+        self.peers.push(peer);
+        (index, answer)
+    }
+
+    /// Delivers everything in flight, then advances time by one step.
+    pub fn step(&mut self) {
+        let now = self.now;
+        for peer in &mut self.peers {
+            for (destination, datagram) in peer.poll_transmit(now) {
+                let shard = usize::from(destination.port() - 50_000);
+                self.shards[shard].handle_receive(now, peer.address, None, &datagram);
+            }
+        }
+        self.settle();
+        self.now += STEP;
+        for shard in &mut self.shards {
+            if shard.poll_timeout().is_some_and(|at| at <= self.now) {
+                shard.handle_timeout(self.now);
+            }
+        }
+        self.settle();
+    }
+
+    /// Delivers shard output until nothing moves.
+    pub fn settle(&mut self) {
+        loop {
+            let mut moved = false;
+            for from in 0..self.shards.len() {
+                while self.deliver_next(from).is_some() {
+                    moved = true;
+                }
+                while let Some((to, message)) = self.shards[from].poll_message() {
+                    moved = true;
+                    self.shards[to].handle_message(self.now, from, message);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Takes the next datagram from shard `from` and hands it to the peer it is for.
+    pub fn deliver_next(&mut self, from: usize) -> Option<TransmitMeta> {
+        let meta = self.shards[from].poll_transmit_into(&mut self.buffer)?;
+        if let Some(peer) = self
+            .peers
+            .iter_mut()
+            .find(|p| p.address == meta.destination)
+        {
+            peer.handle_receive(self.now, &self.buffer);
+        }
+        Some(meta)
+    }
+
+    pub fn run_until(&mut self, limit: Duration, done: impl Fn(&Net) -> bool) {
+        let end = self.now + limit;
+        while !done(self) {
+            assert!(self.now < end, "condition not reached within {limit:?}");
+            self.step();
+        }
+    }
+}
+
+/// A session id that `shard_for` puts on `shard`.
+pub fn session_on(shard: usize, shards: usize, tag: &str) -> String {
+    (0..)
+        .map(|i| format!("{tag}-{i}"))
+        .find(|id| shard_for(id, shards) == shard)
+        .unwrap()
+}
+
+pub fn vp8(keyframe: bool, n: u8) -> Vec<u8> {
+    // Payload descriptor (S=1, partition 0), then a VP8 frame tag whose P bit says key or delta.
+    let tag = if keyframe { 0x50 } else { 0x51 };
+    vec![
+        0x10, tag, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01, n,
+    ]
+}
+
+impl Net {
+    /// The publisher at `peer` sends one video packet (and one audio packet) to `home`.
+    pub fn publish_frame(&mut self, peer: usize, home: usize, seq: u16, keyframe: bool) {
+        self.receive_video(peer, home, seq, keyframe);
+        let audio = RtpHeader {
+            marker: false,
+            payload_type: 111,
+            sequence_number: seq,
+            timestamp: u32::from(seq).wrapping_mul(960),
+            ssrc: 0x2222 + peer as u32,
+        };
+        let now = self.now;
+        let publisher = &mut self.peers[peer];
+        let audio = publisher.send_rtp(&audio, "0", &[0xfc, seq as u8]);
+        let address = publisher.address;
+        self.shards[home].handle_receive(now, address, None, &audio);
+        self.step();
+    }
+
+    /// The publisher at `peer` sends one video packet to `home`, which takes it in; nothing
+    /// is delivered yet.
+    pub fn receive_video(&mut self, peer: usize, home: usize, seq: u16, keyframe: bool) {
+        let video = RtpHeader {
+            marker: true,
+            payload_type: 96,
+            sequence_number: seq,
+            timestamp: u32::from(seq).wrapping_mul(3_000),
+            ssrc: 0x1111 + peer as u32,
+        };
+        let now = self.now;
+        let publisher = &mut self.peers[peer];
+        let video = publisher.send_rtp(&video, "1", &vp8(keyframe, seq as u8));
+        let address = publisher.address;
+        self.shards[home].handle_receive(now, address, None, &video);
+    }
+
+    pub fn video_received(&self, peer: usize, answer: &SessionAnswer) -> Vec<u16> {
+        let ssrc = answer.media[1].ssrc.unwrap();
+        self.peers[peer]
+            .received
+            .iter()
+            .filter(|p| p.0 == ssrc)
+            .map(|p| p.2)
+            .collect()
+    }
+}
