@@ -5,6 +5,8 @@
 //! in this crate reads the clock, spawns, locks or touches a socket, so all of it runs under
 //! simulated time in tests. The modules are in the order a packet meets them.
 
+#[cfg(test)]
+mod alloc_count;
 pub mod clock;
 pub mod codec;
 pub mod demux;

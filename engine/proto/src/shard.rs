@@ -13,6 +13,8 @@
 //! datagrams it takes per turn, so one packet for a thousand viewers never holds up the
 //! shard's timers.
 
+#[cfg(test)]
+mod allocation_tests;
 mod control;
 mod fanout;
 mod fanout_queue;
