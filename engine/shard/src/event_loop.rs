@@ -1,10 +1,10 @@
 //! One shard's loop on its own io_uring: receives in, core in the middle, sends out.
 //!
-//! Each turn: read the clock once, take a bounded batch of completions (datagrams go to the
-//! core as they come), take messages from other shards and control requests, fire the core's
-//! timer if due, turn everything the core wants sent into SQEs and ring pushes, then submit
-//! once and sleep no later than the core's next deadline. The bound on each batch is what keeps
-//! a flood from delaying timers.
+//! Each turn: read the clock, take a bounded batch of completions (datagrams go to the core
+//! as they come), take messages from other shards and control requests, read the clock again
+//! and fire the core's timers if due, turn everything the core wants sent into SQEs and ring
+//! pushes, then submit once and sleep no later than the core's next deadline. The bound on
+//! each batch is what keeps a flood from delaying timers.
 
 use std::io;
 use std::sync::Arc;
@@ -87,6 +87,9 @@ impl ArmedShard {
             let backlog = self.handle_completions(now)?;
             self.handle_messages(now);
             self.handle_control(now);
+            // The batches above take time: timers fire, and their lateness is measured, by
+            // the clock as it is now rather than as it was when the turn began.
+            let now = Instant::now();
             if self.shard.core.poll_timeout().is_some_and(|due| due <= now) {
                 self.shard.core.handle_timeout(now);
             }
@@ -277,6 +280,7 @@ mod tests {
                     .unwrap(),
             ),
             seed: 7,
+            probe_period: shardcast_proto::timer::TimerProbe::DEFAULT_PERIOD,
         };
         let waker = Arc::new(Waker::new().unwrap());
         let (_requests, control) = mpsc::channel();
