@@ -10,5 +10,6 @@ pub mod media;
 pub mod peer;
 pub mod plot;
 pub mod report;
+pub mod server_metrics;
 pub mod server_usage;
 pub mod whip_client;

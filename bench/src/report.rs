@@ -15,8 +15,10 @@ use crate::accounting::{Counters, Spread, Summary};
 use crate::driver::RunReport;
 
 mod table;
+mod timer_probe;
 
 pub use table::table;
+use timer_probe::TimerProbeJson;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportJson {
@@ -35,6 +37,8 @@ pub struct ReportJson {
     server_rss_bytes: Option<u64>,
     /// Server CPU time in the steady window over `delivered_packets`.
     server_cpu_us_per_viewer_packet: Option<f64>,
+    /// How late the server's probe timer fired in the steady window (`--metrics`).
+    server_timer_probe: Option<TimerProbeJson>,
     bench: BenchJson,
 }
 
@@ -142,6 +146,7 @@ impl ReportJson {
             server_cpu_us_per_viewer_packet: has_servers
                 .then(|| cpu_us_per_packet(cpu_seconds(total_cpu_percent(report), report), report))
                 .flatten(),
+            server_timer_probe: report.timer_probe.as_ref().map(TimerProbeJson::from),
             bench: BenchJson::from_report(report),
         }
     }

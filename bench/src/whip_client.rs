@@ -1,10 +1,11 @@
 //! A blocking WHIP/WHEP client: POST an SDP offer, get the answer and the session's URL,
-//! DELETE the session at the end (RFC 9725; WHEP has the same shape).
+//! DELETE the session at the end (RFC 9725; WHEP has the same shape). It also GETs a text
+//! resource, for the server's `/metrics`.
 //!
 //! HTTP/1.1 over a [`TcpStream`], or over TLS on it for `https://` URLs, one connection per
 //! request, everything bounded: one deadline for connecting, the TLS handshake, writing and
-//! reading, and at most [`RESPONSE_LIMIT`] bytes read. It never relies on PATCH, so trickle
-//! ICE and ICE restarts are not used.
+//! reading, and at most [`RESPONSE_LIMIT`] bytes read ([`TEXT_RESPONSE_LIMIT`] for a GET). It
+//! never relies on PATCH, so trickle ICE and ICE restarts are not used.
 
 mod response;
 mod stream;
@@ -25,6 +26,9 @@ pub use tls::{ClientTls, TlsSetupError};
 
 /// The most bytes of a response (headers and body) read before giving up.
 pub const RESPONSE_LIMIT: usize = 64 * 1024;
+
+/// The same for [`get_text`]: a metrics page grows with the server's cores.
+pub const TEXT_RESPONSE_LIMIT: usize = 1024 * 1024;
 
 /// How much of an error response's body goes into the error message.
 const REASON_LIMIT: usize = 512;
@@ -56,8 +60,8 @@ pub enum WhipError {
     Tls { url: String, source: rustls::Error },
     #[error("{url}: malformed HTTP response: {problem}")]
     Malformed { url: String, problem: &'static str },
-    #[error("{url}: the response is larger than {RESPONSE_LIMIT} bytes")]
-    TooLarge { url: String },
+    #[error("{url}: the response is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
     #[error("{url}: server answered {status} {reason}{}", describe_body(.body))]
     Status {
         url: String,
@@ -72,6 +76,8 @@ pub enum WhipError {
     WrongContentType { url: String, found: Option<String> },
     #[error("{url}: the answer is empty or not UTF-8 text")]
     BadAnswer { url: String },
+    #[error("{url}: the body is not UTF-8 text")]
+    NotText { url: String },
 }
 
 fn describe_body(body: &str) -> String {
@@ -98,6 +104,7 @@ pub fn post_offer(
         method: "POST",
         token,
         sdp: Some(offer_sdp),
+        limit: RESPONSE_LIMIT,
     };
     let response = exchange(url, &target, &request, timeout, tls)?;
     if response.status != 201 {
@@ -142,12 +149,36 @@ pub fn delete_session(
         method: "DELETE",
         token,
         sdp: None,
+        limit: RESPONSE_LIMIT,
     };
     let response = exchange(resource_url, &target, &request, timeout, tls)?;
     match response.status {
         200..=299 | 404 => Ok(()),
         _ => Err(status_error(resource_url, response)),
     }
+}
+
+/// GETs `url` and returns its body as text; only `200 OK` is a success.
+pub fn get_text(
+    url: &str,
+    token: Option<&str>,
+    timeout: Duration,
+    tls: &ClientTls,
+) -> Result<String, WhipError> {
+    let target = parse_url(url)?;
+    let request = Request {
+        method: "GET",
+        token,
+        sdp: None,
+        limit: TEXT_RESPONSE_LIMIT,
+    };
+    let response = exchange(url, &target, &request, timeout, tls)?;
+    if response.status != 200 {
+        return Err(status_error(url, response));
+    }
+    String::from_utf8(response.body).map_err(|_| WhipError::NotText {
+        url: url.to_owned(),
+    })
 }
 
 fn parse_url(url: &str) -> Result<HttpUrl, WhipError> {
@@ -177,6 +208,8 @@ struct Request<'a> {
     method: &'static str,
     token: Option<&'a str>,
     sdp: Option<&'a str>,
+    /// The most bytes of the response to read.
+    limit: usize,
 }
 
 /// One request and its response on a fresh connection, all before one deadline.
@@ -187,7 +220,7 @@ fn exchange(
     timeout: Duration,
     tls: &ClientTls,
 ) -> Result<Response, WhipError> {
-    let request = format_request(target, request)?;
+    let text = format_request(target, request)?;
     let deadline = Instant::now() + timeout;
     let timed_out = || WhipError::Timeout {
         url: url.to_owned(),
@@ -222,7 +255,7 @@ fn exchange(
         None => Stream::Plain(tcp),
     };
     stream
-        .write_all(request.as_bytes(), deadline)
+        .write_all(text.as_bytes(), deadline)
         .map_err(on_error)?;
 
     let mut received = Vec::new();
@@ -230,9 +263,10 @@ fn exchange(
     loop {
         let count = stream.read(&mut chunk, deadline).map_err(on_error)?;
         received.extend_from_slice(&chunk[..count]);
-        if received.len() > RESPONSE_LIMIT {
+        if received.len() > request.limit {
             return Err(WhipError::TooLarge {
                 url: url.to_owned(),
+                limit: request.limit,
             });
         }
         let at_eof = count == 0;
@@ -286,7 +320,9 @@ fn connect(target: &HttpUrl, deadline: Instant) -> io::Result<TcpStream> {
 }
 
 fn format_request(target: &HttpUrl, request: &Request<'_>) -> Result<String, WhipError> {
-    let Request { method, token, sdp } = request;
+    let Request {
+        method, token, sdp, ..
+    } = request;
     let mut text = format!(
         "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: shardcast-bench\r\nConnection: close\r\n",
         target.target, target.authority

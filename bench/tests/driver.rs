@@ -82,6 +82,7 @@ impl Stack {
             codec: BenchCodec::Vp8,
             offer_candidates: false,
             server_pids: Vec::new(),
+            metrics_url: None,
             progress: false,
         }
     }
@@ -135,11 +136,15 @@ fn five_viewers_receive_the_publishers_vp8_and_opus_without_loss() {
     let mut config = stack.config("vp8", 5);
     // The engine runs in this process, so its usage is ours.
     config.server_pids = vec![std::process::id()];
+    config.metrics_url = Some(format!("http://{}/metrics", stack.signaling));
     let report = run(&config).unwrap();
     stack.stop();
 
     assert_healthy(&report, 5);
     assert_eq!(report.server.len(), 1);
+    // Both shards' probes fired in the window; how late is the machine's business.
+    let probe = report.timer_probe.unwrap();
+    assert!(probe.firings() > 0, "{probe:?}");
 }
 
 #[test]
@@ -173,10 +178,19 @@ fn an_unreachable_server_fails_the_publisher_with_a_clear_error() {
         codec: BenchCodec::Vp8,
         offer_candidates: false,
         server_pids: Vec::new(),
+        metrics_url: None,
         progress: false,
     };
     let error = run(&config).unwrap_err();
     assert!(matches!(error, DriverError::PublisherRefused(_)), "{error}");
+
+    // A metrics page that cannot be scraped fails the run before it starts.
+    let error = run(&BenchConfig {
+        metrics_url: Some("http://127.0.0.1:1/metrics".into()),
+        ..config.clone()
+    })
+    .unwrap_err();
+    assert!(matches!(error, DriverError::Metrics(_)), "{error}");
 
     let error = run(&BenchConfig {
         viewers: 0,

@@ -28,7 +28,8 @@ pub struct Args {
     /// Private key (PEM) for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Require `Authorization: Bearer <TOKEN>` on WHIP/WHEP POST, PATCH and DELETE.
+    /// Require `Authorization: Bearer <TOKEN>` on WHIP/WHEP POST, PATCH and DELETE, and on
+    /// GET /metrics.
     #[arg(long)]
     pub token: Option<String>,
     /// Access-Control-Allow-Origin on every response.

@@ -1,4 +1,5 @@
-//! The HTTP API end to end: in-process server, fake engine shards on Unix sockets.
+//! The HTTP API end to end: in-process server, fake engine shards on Unix sockets. Sessions
+//! first, then `GET /metrics`.
 
 // Setup helpers outside #[test] functions fail the test by panicking, like the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -6,7 +7,7 @@
 mod common;
 
 use common::{FakeEngine, SDP, fixture, http, start_server, temp_control_dir};
-use shardcast_control::{Request, Role, shard_for};
+use shardcast_control::{Request, Role, control_socket_path, shard_for};
 
 const FRAGMENT: (&str, &str) = ("Content-Type", "application/trickle-ice-sdpfrag");
 
@@ -210,4 +211,94 @@ async fn viewer_codecs_follow_the_publisher() {
     )
     .await;
     assert_eq!(second.status, 409, "the engine's conflict maps to 409");
+}
+
+#[tokio::test]
+async fn every_shard_is_scraped_into_one_exposition() {
+    let dir = temp_control_dir();
+    let engine = FakeEngine::start(&dir, 2).await;
+    let server = start_server(dir, None).await;
+
+    let metrics = http(server, "GET", "/metrics", &[], "").await;
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert_eq!(
+        metrics.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let requests = engine.requests.lock().unwrap().clone();
+    assert_eq!(requests, [(0, Request::Stats), (1, Request::Stats)]);
+
+    let lines: Vec<&str> = metrics.body.lines().collect();
+    for expected in [
+        "# TYPE shardcast_timer_lateness_seconds histogram",
+        "shardcast_timer_lateness_seconds_bucket{shard=\"0\",timer=\"probe\",le=\"0.001\"} 100",
+        "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.001\"} 99",
+        "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.002\"} 99",
+        "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.005\"} 100",
+        "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"+Inf\"} 100",
+        "shardcast_timer_lateness_seconds_sum{shard=\"1\",timer=\"probe\"} 0.003",
+        "shardcast_timer_lateness_seconds_count{shard=\"1\",timer=\"probe\"} 100",
+        "shardcast_timer_lateness_seconds_count{shard=\"0\",timer=\"session\"} 0",
+        "shardcast_timer_lateness_max_seconds{shard=\"1\",timer=\"probe\"} 0.003",
+        "# TYPE shardcast_sessions gauge",
+        "shardcast_sessions{shard=\"0\"} 0",
+        "# TYPE shardcast_sessions_created_total counter",
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "{expected} missing:\n{}",
+            metrics.body
+        );
+    }
+    // Shard 0's samples of a family come before shard 1's, within the family.
+    let position = |line: &str| lines.iter().position(|l| l.starts_with(line)).unwrap();
+    assert!(
+        position("shardcast_sessions{shard=\"0\"}") < position("shardcast_sessions{shard=\"1\"}")
+    );
+}
+
+#[tokio::test]
+async fn the_token_guards_metrics_like_the_api() {
+    let dir = temp_control_dir();
+    let _engine = FakeEngine::start(&dir, 1).await;
+    let server = start_server(dir, Some("s3cret")).await;
+
+    let anonymous = http(server, "GET", "/metrics", &[], "").await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
+    let wrong = [("Authorization", "Bearer nope")];
+    assert_eq!(
+        http(server, "GET", "/metrics", &wrong, "").await.status,
+        401
+    );
+    let right = [("Authorization", "Bearer s3cret")];
+    let metrics = http(server, "GET", "/metrics", &right, "").await;
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert!(metrics.body.contains("shardcast_sessions{shard=\"0\"} 0"));
+
+    let post = http(server, "POST", "/metrics", &right, "").await;
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET, OPTIONS"));
+}
+
+#[tokio::test]
+async fn a_shard_that_does_not_answer_fails_the_whole_scrape() {
+    let dir = temp_control_dir();
+    let _engine = FakeEngine::start(&dir, 2).await;
+    std::fs::remove_file(control_socket_path(&dir, 1)).unwrap();
+    let server = start_server(dir.clone(), None).await;
+
+    let metrics = http(server, "GET", "/metrics", &[], "").await;
+    assert_eq!(metrics.status, 503);
+    assert_eq!(metrics.body, "shard 1 did not answer\n");
+    assert!(!metrics.body.contains("shardcast_"));
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    let no_engine = http(server, "GET", "/metrics", &[], "").await;
+    assert_eq!(no_engine.status, 503);
+    assert!(
+        no_engine.body.contains("engine not reachable"),
+        "{}",
+        no_engine.body
+    );
 }

@@ -129,6 +129,7 @@ mod tests {
             "--server-pid=11",
             "--json=out.json",
             "--plot=out.svg",
+            "--metrics=http://s/metrics",
         ])
         .unwrap();
         assert_eq!(args.json, Some(PathBuf::from("out.json")));
@@ -145,6 +146,7 @@ mod tests {
         assert_eq!(config.codec, BenchCodec::H264);
         assert!(!config.offer_candidates);
         assert_eq!(config.server_pids, vec![10, 11]);
+        assert_eq!(config.metrics_url.as_deref(), Some("http://s/metrics"));
 
         let config = run_args(&["--whip=http://s/a", "--whep=http://s/b"])
             .unwrap()
@@ -155,6 +157,7 @@ mod tests {
         assert_eq!(config.duration, Duration::from_secs(30));
         assert_eq!((config.lite, config.codec), (None, BenchCodec::Vp8));
         assert!(config.offer_candidates && config.cpus.is_empty());
+        assert_eq!(config.metrics_url, None);
 
         assert!(run_args(&["--whip=http://s/a"]).is_err());
         assert!(run_args(&["--whip=a", "--whep=b", "--lite=0"]).is_err());

@@ -52,6 +52,7 @@ fn report(viewers: usize, failed: usize, server: Vec<ServerUsage>) -> RunReport 
             keyframe_requests: 0,
         },
         server,
+        timer_probe: None,
         delivered_packets: 12_500,
         bench: Default::default(),
     }

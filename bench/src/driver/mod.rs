@@ -5,8 +5,8 @@
 //! `slots`), and the signaling thread in `joins` that posts WHEP offers at the ramp rate and
 //! hands each accepted viewer to a worker. [`run`] itself waits out the ramp and the steady
 //! window, drawing the `progress` bar from the `live` counters, samples the server's usage
-//! and its own at both ends of the window, then stops everything, ends every session and
-//! adds up what the viewers measured.
+//! (and, with a metrics URL, scrapes its timer probe) and its own at both ends of the window,
+//! then stops everything, ends every session and adds up what the viewers measured.
 
 mod clock;
 mod codec_offer;
@@ -38,6 +38,7 @@ use shardcast_proto::dtls::{Certificate, DtlsConfig, DtlsError};
 use crate::accounting::Summary;
 use crate::media::{LoopStats, MediaError};
 use crate::peer::{H264_PAYLOAD_TYPE, PeerConfig, PeerError, VP8_PAYLOAD_TYPE};
+use crate::server_metrics::{self, MetricsError, ProbeScrape, ProbeWindow};
 use crate::server_usage::{self, ServerUsage};
 use crate::whip_client::{ClientTls, WhipError};
 
@@ -92,6 +93,9 @@ pub struct BenchConfig {
     pub offer_candidates: bool,
     /// Server processes whose CPU and memory are sampled over the steady window.
     pub server_pids: Vec<u32>,
+    /// The server's Prometheus page (shardcast-signaling's `/metrics`), scraped at both ends
+    /// of the steady window for its timer probe; sent the bearer token too.
+    pub metrics_url: Option<String>,
     /// A progress bar on stderr during the ramp and the steady window (shown only when
     /// stderr is a terminal).
     pub progress: bool,
@@ -110,6 +114,8 @@ pub struct RunReport {
     pub audio: Summary,
     pub publisher: LoopStats,
     pub server: Vec<ServerUsage>,
+    /// How late the server's probe timer fired in the steady window (with a metrics URL).
+    pub timer_probe: Option<ProbeWindow>,
     /// Viewer-packets received in the steady window.
     pub delivered_packets: u64,
     /// What the bench itself spent in the steady window.
@@ -156,6 +162,8 @@ pub enum DriverError {
     },
     #[error("cannot read the usage of server process {pid}: {source}")]
     ServerUsage { pid: u32, source: io::Error },
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     #[error("the {0} thread panicked")]
     Panicked(&'static str),
 }
@@ -169,6 +177,8 @@ pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
     for &pid in &config.server_pids {
         sample_server(pid)?;
     }
+    // A wrong URL or token shows now, not after the ramp.
+    scrape_probe(config)?;
     let certificate =
         Certificate::generate().map_err(|error| DriverError::Certificate(error.to_string()))?;
     let mut peer_config = PeerConfig::new(Arc::new(certificate), DtlsConfig::new()?);
@@ -260,6 +270,7 @@ fn finish_publisher(
 struct Measured {
     steady: Duration,
     server: Vec<ServerUsage>,
+    timer_probe: Option<ProbeWindow>,
     process_cpu_percent: Option<f64>,
 }
 
@@ -281,9 +292,11 @@ fn measure(
     wait_until(viewers.steady_start, publisher, &mut show)?;
     let first = sample_all(&config.server_pids)?;
     let own_first = server_usage::sample(own_pid, Instant::now()).ok();
+    let probe_first = scrape_probe(config)?;
     wait_until(viewers.steady_end, publisher, &mut show)?;
     let last = sample_all(&config.server_pids)?;
     let own_last = server_usage::sample(own_pid, Instant::now()).ok();
+    let probe_last = scrape_probe(config)?;
     let server = config
         .server_pids
         .iter()
@@ -293,11 +306,28 @@ fn measure(
     let process_cpu_percent = own_first
         .zip(own_last)
         .map(|(first, last)| server_usage::usage_between(&first, &last, own_pid).cpu_percent);
+    let timer_probe = match (probe_first, probe_last) {
+        (Some(first), Some(last)) => Some(ProbeWindow::between(&first, &last)?),
+        _ => None,
+    };
     Ok(Measured {
         steady: viewers.steady_end - viewers.steady_start,
         server,
+        timer_probe,
         process_cpu_percent,
     })
+}
+
+/// The server's probe figures now, when there is a metrics URL.
+fn scrape_probe(config: &BenchConfig) -> Result<Option<ProbeScrape>, DriverError> {
+    let Some(url) = &config.metrics_url else {
+        return Ok(None);
+    };
+    Ok(Some(server_metrics::scrape(
+        url,
+        config.token.as_deref(),
+        &config.tls,
+    )?))
 }
 
 fn sample_all(pids: &[u32]) -> Result<Vec<server_usage::UsageSample>, DriverError> {
@@ -358,6 +388,7 @@ fn report(
         audio,
         publisher,
         server: measured.server,
+        timer_probe: measured.timer_probe,
         delivered_packets,
         bench: BenchUsage {
             workers_cpu: workers.steady_cpu,

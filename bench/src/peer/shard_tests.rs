@@ -11,6 +11,7 @@ use shardcast_proto::clock::WallClock;
 use shardcast_proto::dtls::{Certificate, DtlsConfig};
 use shardcast_proto::rtp::RtpHeader;
 use shardcast_proto::shard::{ShardConfig, ShardCore};
+use shardcast_proto::timer::TimerProbe;
 use shardcast_signaling::sdp::answer::{AnswerInput, write_answer};
 use shardcast_signaling::sdp::negotiate::{Negotiated, PublisherCodecs, negotiate};
 use shardcast_signaling::sdp::offer::Offer;
@@ -43,6 +44,7 @@ impl Net {
                 dtls: dtls.clone(),
                 wall_clock: WallClock::new(now, Duration::from_secs(1_700_000_000)),
                 seed: 1,
+                probe_period: TimerProbe::DEFAULT_PERIOD,
             },
             now,
         );

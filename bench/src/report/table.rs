@@ -1,7 +1,7 @@
 //! The final table for people: the viewers' figures per track, the publisher's, then what
-//! the server and the bench itself spent.
+//! the server and the bench itself spent, and how late the server's timers fired.
 
-use super::{BenchJson, ReportJson, SpreadJson, TrackJson};
+use super::{BenchJson, ReportJson, SpreadJson, TrackJson, timer_probe};
 use crate::driver::RunReport;
 
 /// The final table, plain text with aligned columns.
@@ -18,8 +18,17 @@ pub fn table(report: &RunReport) -> String {
         publisher.nack_requests, publisher.retransmissions, publisher.keyframe_requests
     ));
     out.push_str(&server_lines(&json));
+    out.push_str(&timer_probe_lines(&json));
     out.push_str(&bench_lines(&json.bench));
     out
+}
+
+fn timer_probe_lines(json: &ReportJson) -> String {
+    let Some(probe) = &json.server_timer_probe else {
+        return "server timer probe: not measured (pass --metrics URL)\n".to_owned();
+    };
+    let (summary, rows) = timer_probe::summary_and_rows(probe);
+    format!("{summary}{}", align(&rows))
 }
 
 fn server_lines(json: &ReportJson) -> String {

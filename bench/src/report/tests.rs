@@ -3,6 +3,7 @@
 use crate::accounting::{LatencyHistogram, ViewerStats};
 use crate::driver::BenchUsage;
 use crate::media::LoopStats;
+use crate::server_metrics::ProbeWindow;
 use crate::server_usage::ServerUsage;
 
 use super::*;
@@ -80,6 +81,11 @@ fn report(server: Vec<ServerUsage>) -> RunReport {
             keyframe_requests: 2,
         },
         server,
+        // 1000 firings: 998 within 2 ms, the latest one under 10 ms; one period skipped.
+        timer_probe: Some(ProbeWindow {
+            buckets: [990, 8, 1, 1, 0, 0, 0, 0, 0],
+            skipped_periods: 1,
+        }),
         delivered_packets: 1_000_000,
         // 2 s of worker CPU and 30% of a core over the 10 s window.
         bench: BenchUsage {
@@ -131,6 +137,9 @@ server pid  CPU %  RSS MiB
 101          10.0     20.0
 total        50.0    120.0
 server CPU per delivered viewer-packet: 5.00 us (1000000 packets)
+server timer probe: 1000 firings, 99.80% within 2 ms, 100.00% within 10 ms, worst <10 ms, 1 periods skipped
+lateness  <1 ms  <2 ms  <5 ms  <10 ms  <20 ms  <40 ms  <80 ms  <160 ms  >=160 ms
+firings     990      8      1       1       0       0       0        0         0
 bench CPU: 20.0% workers, 30.0% whole process
 bench CPU per received viewer-packet: 2.00 us (workers), 3.00 us (whole process)
 ";
@@ -141,10 +150,12 @@ bench CPU per received viewer-packet: 2.00 us (workers), 3.00 us (whole process)
 fn the_table_says_what_was_not_measured() {
     let mut run = report(Vec::new());
     run.bench.workers_cpu = None;
+    run.timer_probe = None;
     let text = table(&run);
     assert!(
         text.ends_with(
             "server: not measured (pass --server-pid PID)\n\
+             server timer probe: not measured (pass --metrics URL)\n\
              bench CPU: - workers, 30.0% whole process\n\
              bench CPU per received viewer-packet: - us (workers), 3.00 us (whole process)\n"
         ),
@@ -216,9 +227,25 @@ fn the_json_holds_every_figure() {
         })
     );
 
-    let unmeasured = serde_json::to_value(ReportJson::from_report(&report(Vec::new()))).unwrap();
+    let probe = &json["server_timer_probe"];
+    assert_eq!(probe["firings"], 1000);
+    assert_eq!(probe["within_2ms_percent"], 99.8);
+    assert_eq!(probe["within_10ms_percent"], 100.0);
+    assert_eq!(probe["worst_bucket"], "<10 ms");
+    assert_eq!(probe["skipped_periods"], 1);
+    assert_eq!(probe["buckets"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        probe["buckets"][1],
+        serde_json::json!({"lateness": "<2 ms", "firings": 8})
+    );
+    assert_eq!(probe["buckets"][8]["lateness"], ">=160 ms");
+
+    let mut unmeasured = report(Vec::new());
+    unmeasured.timer_probe = None;
+    let unmeasured = serde_json::to_value(ReportJson::from_report(&unmeasured)).unwrap();
     assert!(unmeasured["server_cpu_us_per_viewer_packet"].is_null());
     assert!(unmeasured["server_cpu_percent"].is_null());
+    assert!(unmeasured["server_timer_probe"].is_null());
 }
 
 #[test]

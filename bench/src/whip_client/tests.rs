@@ -234,6 +234,47 @@ fn deletes_sessions_and_accepts_gone_ones() {
 }
 
 #[test]
+fn gets_text_and_only_a_200_is_a_success() {
+    let body = "# TYPE m counter\nm 1\n";
+    let server = Server::answering(&format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let url = format!("{}/metrics", server.base);
+    assert_eq!(
+        get_text(&url, Some("t"), TIMEOUT, &http_only()).unwrap(),
+        body
+    );
+    let request = server.request();
+    assert!(
+        request.starts_with("GET /metrics HTTP/1.1\r\n"),
+        "{request:?}"
+    );
+    assert!(request.contains("Authorization: Bearer t\r\n"));
+    assert!(request.ends_with("\r\n\r\n") && !request.contains("Content-Length"));
+
+    let server = Server::answering(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 22\r\n\r\nshard 1 did not answer",
+    );
+    let error = get_text(&server.base, None, TIMEOUT, &http_only()).unwrap_err();
+    assert!(
+        matches!(&error, WhipError::Status { status: 503, body, .. } if body == "shard 1 did not answer"),
+        "{error:?}"
+    );
+
+    // Larger than a WHIP answer may be, well within what a metrics page may be.
+    let mut large = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+    large.resize(large.len() + 100_000, b'a');
+    let server = Server::start(large, false);
+    assert_eq!(
+        get_text(&server.base, None, TIMEOUT, &http_only())
+            .unwrap()
+            .len(),
+        100_000
+    );
+}
+
+#[test]
 fn clear_errors_before_any_exchange() {
     let error =
         post_offer("wss://example.com/whip", None, OFFER, TIMEOUT, &http_only()).unwrap_err();

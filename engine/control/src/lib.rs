@@ -4,13 +4,15 @@
 //! [`Request`] describing the negotiated session as plain data, and the shard answers with
 //! what signaling needs to write the SDP answer (ICE credentials, fingerprint, candidates,
 //! SSRCs). Messages are JSON, one per line, one request per connection on the shard's Unix
-//! socket.
+//! socket. A shard also answers [`Request::Stats`] with its figures, for `/metrics`.
 
 mod message;
 mod placement;
+mod stats;
 
 pub use message::*;
 pub use placement::{control_socket_path, engine_info_path, shard_for};
+pub use stats::*;
 
 /// Serializes a message as one JSON line.
 pub fn encode<T: serde::Serialize>(message: &T) -> Vec<u8> {

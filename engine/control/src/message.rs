@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::stats::ShardStats;
+
 /// A request from signaling to one shard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -18,6 +20,8 @@ pub enum Request {
         session: String,
         candidates: Vec<String>,
     },
+    /// The shard's figures (answered with [`Response::Stats`]).
+    Stats,
 }
 
 /// A shard's reply.
@@ -25,6 +29,7 @@ pub enum Request {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Response {
     Session(SessionAnswer),
+    Stats(ShardStats),
     Ok,
     Error { kind: ErrorKind, reason: String },
 }

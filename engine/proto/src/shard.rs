@@ -26,13 +26,14 @@ mod packet_pool;
 mod sim_net;
 #[cfg(test)]
 mod sim_peer;
+mod stats;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -43,7 +44,7 @@ use crate::dtls::{Certificate, DtlsConfig};
 use crate::ice::local_ufrag;
 use crate::router::{SessionKey, ShardMessage, StreamTable};
 use crate::session::Session;
-use crate::timer::DeadlineTable;
+use crate::timer::{DeadlineTable, TimerLateness, TimerProbe};
 use fanout_queue::FanoutQueue;
 use packet_pool::PacketPool;
 
@@ -71,6 +72,9 @@ pub struct ShardConfig {
     pub wall_clock: WallClock,
     /// Seeds ICE credentials and SSRCs; tests pass a fixed one.
     pub seed: u64,
+    /// The period of the shard's timer probe ([`TimerProbe::DEFAULT_PERIOD`] unless a test
+    /// or an experiment wants another).
+    pub probe_period: Duration,
 }
 
 /// A datagram to send.
@@ -117,6 +121,8 @@ pub struct ShardCore {
     by_address: HashMap<SocketAddr, SessionKey>,
     streams: StreamTable,
     timers: DeadlineTable<SessionKey>,
+    session_timer_lateness: TimerLateness,
+    probe: TimerProbe,
     next_key: u64,
     next_source: u64,
     /// Control-plane datagrams (STUN, DTLS, RTCP): few, sent before media.
@@ -133,6 +139,7 @@ pub struct ShardCore {
 impl ShardCore {
     pub fn new(config: ShardConfig, now: Instant) -> Self {
         let rng = StdRng::seed_from_u64(config.seed);
+        let probe = TimerProbe::new(config.probe_period, now);
         Self {
             config,
             rng,
@@ -142,6 +149,8 @@ impl ShardCore {
             by_address: HashMap::new(),
             streams: StreamTable::default(),
             timers: DeadlineTable::default(),
+            session_timer_lateness: TimerLateness::default(),
+            probe,
             next_key: 0,
             next_source: 0,
             transmits: VecDeque::new(),
@@ -221,10 +230,14 @@ impl ShardCore {
         }
     }
 
+    /// Fires every timer due at `now`, recording how late each one is.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
-        while let Some(key) = self.timers.pop_due(now) {
+        self.probe.handle_timeout(now);
+        while let Some((deadline, key)) = self.timers.pop_due(now) {
             if let Some(session) = self.sessions.get_mut(&key) {
+                self.session_timer_lateness
+                    .record(now.saturating_duration_since(deadline));
                 session.handle_timeout(now);
                 self.after_session(now, key);
             }
@@ -258,8 +271,10 @@ impl ShardCore {
     }
 
     /// The earliest deadline; the runtime must call `handle_timeout` no later than this.
+    /// There is always one: the timer probe's.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        self.timers.earliest()
+        let probe = self.probe.deadline();
+        Some(self.timers.earliest().map_or(probe, |at| at.min(probe)))
     }
 
     /// Moves the core's notion of the present forward (never back: egress extrapolates

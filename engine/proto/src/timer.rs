@@ -4,6 +4,16 @@
 //! timer), so entries are never removed from the heap: each key remembers its current
 //! deadline and stale heap entries are skipped when they surface. Finding the earliest
 //! deadline is O(1) and expiring one is O(log n), however many sessions a shard holds.
+//!
+//! How late timers fire is measured here too: [`TimerLateness`] is the histogram, and
+//! [`TimerProbe`] a steady periodic timer whose lateness shows how long the shard's loop goes
+//! without looking at the clock.
+
+mod lateness;
+mod probe;
+
+pub use lateness::TimerLateness;
+pub use probe::TimerProbe;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -46,9 +56,10 @@ impl<K: Copy + Eq + Hash + Ord> DeadlineTable<K> {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Removes and returns a key whose deadline is at or before `now`. The caller handles it
-    /// and sets its next deadline.
-    pub fn pop_due(&mut self, now: Instant) -> Option<K> {
+    /// Removes a key whose deadline is at or before `now` and returns that deadline with it
+    /// (so the caller can tell how late it is). The caller handles the key and sets its next
+    /// deadline.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, K)> {
         self.drop_stale_top();
         let Reverse((at, key)) = *self.heap.peek()?;
         if at > now {
@@ -56,7 +67,7 @@ impl<K: Copy + Eq + Hash + Ord> DeadlineTable<K> {
         }
         self.heap.pop();
         self.current.remove(&key);
-        Some(key)
+        Some((at, key))
     }
 
     pub fn len(&self) -> usize {
@@ -104,11 +115,11 @@ mod tests {
         table.set(3, Some(ms(20)));
         table.set(2, Some(ms(40)));
         assert_eq!(table.earliest(), Some(ms(20)));
-        assert_eq!(table.pop_due(ms(25)), Some(3));
+        assert_eq!(table.pop_due(ms(25)), Some((ms(20), 3)));
         assert_eq!(table.pop_due(ms(25)), None);
         table.set(1, None);
         assert_eq!(table.earliest(), Some(ms(40)));
-        assert_eq!(table.pop_due(ms(100)), Some(2));
+        assert_eq!(table.pop_due(ms(100)), Some((ms(40), 2)));
         assert_eq!(table.pop_due(ms(100)), None);
         assert!(table.is_empty());
     }
@@ -123,7 +134,7 @@ mod tests {
         assert_eq!(table.len(), 10);
         assert!(table.heap.len() <= 64 + 4 * 10 + 1);
         let mut due = Vec::new();
-        while let Some(k) = table.pop_due(t0 + Duration::from_secs(1)) {
+        while let Some((_, k)) = table.pop_due(t0 + Duration::from_secs(1)) {
             due.push(k);
         }
         due.sort();

@@ -16,6 +16,7 @@ use shardcast_proto::clock::WallClock;
 use shardcast_proto::dtls::{Certificate, DtlsConfig};
 use shardcast_proto::router::ShardMessage;
 use shardcast_proto::shard::{ShardConfig, ShardCore};
+use shardcast_proto::timer::TimerProbe;
 
 use crate::addresses::advertised_ips;
 use crate::control_socket::{self, ControlServer, ShardInbox};
@@ -121,6 +122,7 @@ impl Engine {
                     dtls: dtls.clone(),
                     wall_clock,
                     seed: rand::random(),
+                    probe_period: TimerProbe::DEFAULT_PERIOD,
                 },
                 socket,
                 links,

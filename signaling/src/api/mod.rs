@@ -1,5 +1,6 @@
 //! The HTTP API: one entry point that routes, checks and answers every request.
 
+mod metrics;
 mod offer;
 pub mod reply;
 mod request;
@@ -58,6 +59,11 @@ where
     match (&route, &parts.method) {
         (_, &Method::OPTIONS) => Ok(preflight(&route)),
         (Route::Page { page, .. }, &Method::GET) => Ok(pages::serve(*page)),
+        (Route::Metrics, &Method::GET) => {
+            // The figures describe the service's load and viewers: no more public than the API.
+            request::authorize(headers, token)?;
+            metrics::scrape(state).await
+        }
         (Route::Endpoint { role, stream }, &Method::POST) => {
             request::authorize(headers, token)?;
             request::require_content_type(headers, "application/sdp")?;

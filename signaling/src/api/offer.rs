@@ -52,7 +52,7 @@ pub async fn create_session(
     let engine_answer = match state.engine.call(shard, &request).await? {
         Response::Session(answer) => answer,
         Response::Error { kind, reason } => return Err(ApiError::from_engine(kind, reason)),
-        Response::Ok => {
+        Response::Ok | Response::Stats(_) => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "the engine created no session",

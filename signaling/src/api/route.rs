@@ -1,4 +1,5 @@
-//! Paths to resources: `/whip|whep/{stream}[/{session}]` and `/publish|watch/{stream}`.
+//! Paths to resources: `/whip|whep/{stream}[/{session}]`, `/publish|watch/{stream}` and
+//! `/metrics`.
 
 use shardcast_control::Role;
 
@@ -16,6 +17,8 @@ pub enum Route {
     },
     /// A built-in page.
     Page { page: Page, stream: String },
+    /// Every shard's figures for Prometheus: `GET`.
+    Metrics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,7 @@ impl Route {
         let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
         let unknown = || ApiError::not_found(format!("no resource at {}", shorten(path)));
         match segments.as_slice() {
+            ["metrics"] => Ok(Route::Metrics),
             [prefix, stream] => {
                 let stream = valid_stream(stream)?;
                 match *prefix {
@@ -76,7 +80,7 @@ impl Route {
         match self {
             Route::Endpoint { .. } => "POST, OPTIONS",
             Route::Session { .. } => "PATCH, DELETE, OPTIONS",
-            Route::Page { .. } => "GET, OPTIONS",
+            Route::Page { .. } | Route::Metrics => "GET, OPTIONS",
         }
     }
 }
@@ -142,6 +146,7 @@ mod tests {
                 ..
             }
         ));
+        assert_eq!(Route::parse("/metrics").unwrap(), Route::Metrics);
     }
 
     #[test]
@@ -156,6 +161,7 @@ mod tests {
         assert_eq!(Route::parse("/whip/").unwrap_err().status, 400);
         assert_eq!(Route::parse("/other/x").unwrap_err().status, 404);
         assert_eq!(Route::parse("/").unwrap_err().status, 404);
+        assert_eq!(Route::parse("/metrics/x").unwrap_err().status, 404);
         assert_eq!(
             Route::parse("/whip/s/not-a-session").unwrap_err().status,
             404

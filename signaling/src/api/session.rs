@@ -62,7 +62,9 @@ pub async fn trickle(
         candidates: fragment.candidates,
     };
     match state.engine.call(entry.shard, &request).await? {
-        Response::Ok | Response::Session(_) => Ok(empty(StatusCode::NO_CONTENT)),
+        Response::Ok | Response::Session(_) | Response::Stats(_) => {
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
         Response::Error { kind, reason } => Err(ApiError::from_engine(kind, reason)),
     }
 }
@@ -77,7 +79,7 @@ pub async fn delete(
         session: session.to_owned(),
     };
     match state.engine.call(entry.shard, &request).await? {
-        Response::Ok | Response::Session(_) => {
+        Response::Ok | Response::Session(_) | Response::Stats(_) => {
             state.sessions.remove(session);
             tracing::info!(%stream, %session, "session deleted");
             Ok(empty(StatusCode::OK))

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shardcast_control::{
-    EngineInfo, ErrorKind, Fingerprint, MediaAnswer, Request, Response, Role, SessionAnswer,
-    control_socket_path, decode, encode, engine_info_path,
+    CoreCounters, EngineInfo, ErrorKind, Fingerprint, LATENESS_BUCKETS, LatenessHistogram,
+    MediaAnswer, Request, Response, Role, SessionAnswer, ShardStats, control_socket_path, decode,
+    encode, engine_info_path,
 };
 use shardcast_signaling::{Config, Server};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -138,6 +139,28 @@ fn respond(
             }
         }
         Request::AddCandidates { .. } => Response::Ok,
+        Request::Stats => Response::Stats(fake_stats(shard, live.lock().unwrap().len())),
+    }
+}
+
+/// Figures a shard could report: the probe fired 100 times (shard 1's one 3 ms late).
+fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
+    let mut probe = [0; LATENESS_BUCKETS];
+    probe[0] = 100 - shard as u64;
+    probe[2] = shard as u64;
+    ShardStats {
+        shard,
+        sessions,
+        session_timers: LatenessHistogram::default(),
+        probe: LatenessHistogram {
+            buckets: probe,
+            firings: 100,
+            sum_us: 3_000 * shard as u64,
+            max_us: 3_000 * shard as u64,
+        },
+        probe_period_us: 20_000,
+        probe_skipped_periods: 0,
+        counters: CoreCounters::default(),
     }
 }
 

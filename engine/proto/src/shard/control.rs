@@ -1,4 +1,4 @@
-//! Control requests from signaling: create and delete sessions.
+//! Control requests from signaling: create and delete sessions, report the shard's figures.
 
 use std::time::Instant;
 
@@ -48,6 +48,7 @@ impl ShardCore {
                 info!(%session, count = candidates.len(), "trickled candidates");
                 Response::Ok
             }
+            Request::Stats => Response::Stats(self.stats()),
         }
     }
 

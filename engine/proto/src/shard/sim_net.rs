@@ -12,6 +12,7 @@ use super::{ShardConfig, ShardCore, TransmitMeta};
 use crate::clock::WallClock;
 use crate::dtls::{Certificate, DtlsConfig};
 use crate::rtp::RtpHeader;
+use crate::timer::TimerProbe;
 
 const STEP: Duration = Duration::from_millis(10);
 
@@ -42,6 +43,7 @@ impl Net {
                     dtls: dtls.clone(),
                     wall_clock: WallClock::new(now, Duration::from_secs(1_700_000_000)),
                     seed: index as u64,
+                    probe_period: TimerProbe::DEFAULT_PERIOD,
                 };
                 ShardCore::new(config, now)
             })

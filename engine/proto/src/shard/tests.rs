@@ -1,10 +1,11 @@
 //! Scenarios across shards: publishers coming and going, keyframe requests, cross-shard
 //! fan-out.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use shardcast_control::{Request, Response, Role, shard_for};
+use shardcast_control::{Request, Response, Role, ShardStats, shard_for};
 
+use super::ShardCore;
 use super::sim_net::{Net, session_on, vp8};
 use super::sim_peer::SimPeer;
 use crate::rtp::RtpHeader;
@@ -153,5 +154,75 @@ fn one_publisher_fans_out_to_viewers_on_both_shards_with_one_message_per_packet(
     assert_eq!(
         net.shards[other].counters().remote_packets_in,
         u64::from(frames) * 2
+    );
+}
+
+fn stats(shard: &mut ShardCore, now: Instant) -> ShardStats {
+    match shard.handle_control(now, Request::Stats) {
+        Response::Stats(stats) => stats,
+        other => panic!("expected stats, got {other:?}"),
+    }
+}
+
+#[test]
+fn stats_report_sessions_counters_and_how_late_the_timers_fired() {
+    let mut net = Net::new(2);
+    let home = shard_for("timed", 2);
+    let started = net.now;
+    let fresh = stats(&mut net.shards[home], net.now);
+    assert_eq!((fresh.shard, fresh.sessions), (home, 0));
+    assert_eq!(fresh.probe.firings + fresh.session_timers.firings, 0);
+    assert_eq!(fresh.probe_period_us, 20_000);
+
+    let (publisher, _) = net.join(Role::Publish, "timed", "pub");
+    let viewer_id = session_on(home, 2, "viewer");
+    net.join(Role::Play, "timed", &viewer_id);
+    net.run_until(Duration::from_secs(5), |net| {
+        net.peers.iter().all(SimPeer::is_connected)
+    });
+    // Two and a half seconds of media: every session's RTCP report timer fires twice.
+    for seq in 0..250 {
+        net.publish_frame(publisher, home, seq, seq == 0);
+    }
+
+    // Time moves in 10 ms steps and timers fire at the end of a step: the probe's 20 ms
+    // slots always fall on one, session deadlines anywhere within one.
+    let on_time = stats(&mut net.shards[home], net.now);
+    assert_eq!(on_time.sessions, 2);
+    assert_eq!(on_time.counters.sessions_created, 2);
+    assert_eq!(on_time.counters.media_packets_in, 500);
+    let slots = ((net.now - started).as_millis() / 20) as u64;
+    assert_eq!(on_time.probe.firings, slots);
+    assert_eq!(on_time.probe.buckets[0], slots);
+    assert_eq!(
+        (on_time.probe.max_us, on_time.probe_skipped_periods),
+        (0, 0)
+    );
+    let sessions = on_time.session_timers;
+    assert!(sessions.firings >= 4, "{sessions:?}");
+    assert_eq!(sessions.buckets.iter().sum::<u64>(), sessions.firings);
+    assert!(sessions.max_us < 10_000, "{sessions:?}");
+    assert_eq!(sessions.buckets[4..].iter().sum::<u64>(), 0, "{sessions:?}");
+
+    // The shard looks at the clock again only well after both its next deadlines: each
+    // timer fires once, as late as that, and the probe passes over the slots it missed.
+    let shard = &mut net.shards[home];
+    let session_due = shard.timers.earliest().unwrap();
+    let probe_due = shard.probe.deadline();
+    let stalled = session_due.max(probe_due) + Duration::from_millis(105);
+    shard.handle_timeout(stalled);
+    let late = stats(shard, stalled);
+    let probe_late = stalled - probe_due;
+    assert_eq!(late.probe.firings, slots + 1);
+    assert_eq!(u128::from(late.probe.max_us), probe_late.as_micros());
+    assert_eq!(
+        u128::from(late.probe_skipped_periods),
+        probe_late.as_millis() / 20
+    );
+    assert!(late.probe_skipped_periods >= 5);
+    assert!(late.session_timers.firings > sessions.firings);
+    assert_eq!(
+        u128::from(late.session_timers.max_us),
+        (stalled - session_due).as_micros()
     );
 }

@@ -31,6 +31,7 @@ fn armed_shard_on(bind: Option<IpAddr>) -> ArmedShard {
                 .unwrap(),
         ),
         seed: 7,
+        probe_period: shardcast_proto::timer::TimerProbe::DEFAULT_PERIOD,
     };
     let waker = Arc::new(Waker::new().unwrap());
     let (_requests, control) = mpsc::channel();

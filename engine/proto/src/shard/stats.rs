@@ -1,0 +1,39 @@
+//! The shard's figures as the control protocol carries them, for `Request::Stats`.
+
+use shardcast_control::{CoreCounters, ShardStats};
+
+use super::{ShardCore, ShardCounters};
+
+impl ShardCore {
+    pub(super) fn stats(&self) -> ShardStats {
+        // Named field by field (no `..`), so a new counter cannot be left out by accident.
+        let ShardCounters {
+            datagrams_unknown_source,
+            sessions_created,
+            sessions_closed,
+            media_packets_in,
+            remote_packets_in,
+            keyframe_requests_forwarded,
+            media_packets_out,
+            fanout_jobs_dropped,
+        } = self.counters;
+        ShardStats {
+            shard: self.config.index,
+            sessions: self.sessions.len(),
+            session_timers: self.session_timer_lateness.snapshot(),
+            probe: self.probe.lateness().snapshot(),
+            probe_period_us: u64::try_from(self.probe.period().as_micros()).unwrap_or(u64::MAX),
+            probe_skipped_periods: self.probe.skipped(),
+            counters: CoreCounters {
+                datagrams_unknown_source,
+                sessions_created,
+                sessions_closed,
+                media_packets_in,
+                remote_packets_in,
+                keyframe_requests_forwarded,
+                media_packets_out,
+                fanout_jobs_dropped,
+            },
+        }
+    }
+}

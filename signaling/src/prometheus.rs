@@ -1,0 +1,297 @@
+//! The shards' figures in the Prometheus text exposition format, version 0.0.4: per metric
+//! family a `# HELP` and a `# TYPE` line, then its samples, one per shard (and timer).
+//!
+//! Timer lateness is a histogram in seconds. Its buckets come from the engine, where bucket
+//! `i` counts firings strictly below bound `i`; here they are made cumulative under
+//! `le="<bound>"`, ending with `le="+Inf"`. (Prometheus reads `le` as "at or below"; lateness
+//! is measured in nanoseconds, so a firing exactly on a bound is one in a million.)
+
+use std::fmt::{Display, Write};
+
+use shardcast_control::{LATENESS_BOUNDS_US, LatenessHistogram, ShardStats};
+
+/// The `Content-Type` of the exposition.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const LATENESS: &str = "shardcast_timer_lateness_seconds";
+
+/// A family with one sample per shard.
+struct PerShard {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    value: fn(&ShardStats) -> String,
+}
+
+const PER_SHARD: [PerShard; 11] = [
+    PerShard {
+        name: "shardcast_timer_probe_period_seconds",
+        kind: "gauge",
+        help: "The period of the shard's timer probe.",
+        value: |s| seconds(s.probe_period_us),
+    },
+    PerShard {
+        name: "shardcast_timer_probe_skipped_periods_total",
+        kind: "counter",
+        help: "Probe deadlines passed over because the shard was a period or more behind.",
+        value: |s| s.probe_skipped_periods.to_string(),
+    },
+    PerShard {
+        name: "shardcast_sessions",
+        kind: "gauge",
+        help: "Sessions on the shard now.",
+        value: |s| s.sessions.to_string(),
+    },
+    PerShard {
+        name: "shardcast_datagrams_unknown_source_total",
+        kind: "counter",
+        help: "Datagrams from an address (or ICE ufrag) no session knows.",
+        value: |s| s.counters.datagrams_unknown_source.to_string(),
+    },
+    PerShard {
+        name: "shardcast_sessions_created_total",
+        kind: "counter",
+        help: "Sessions created.",
+        value: |s| s.counters.sessions_created.to_string(),
+    },
+    PerShard {
+        name: "shardcast_sessions_closed_total",
+        kind: "counter",
+        help: "Sessions closed, for any reason.",
+        value: |s| s.counters.sessions_closed.to_string(),
+    },
+    PerShard {
+        name: "shardcast_media_packets_in_total",
+        kind: "counter",
+        help: "RTP packets received from the shard's publishers.",
+        value: |s| s.counters.media_packets_in.to_string(),
+    },
+    PerShard {
+        name: "shardcast_remote_packets_in_total",
+        kind: "counter",
+        help: "Media packets received from other shards.",
+        value: |s| s.counters.remote_packets_in.to_string(),
+    },
+    PerShard {
+        name: "shardcast_keyframe_requests_forwarded_total",
+        kind: "counter",
+        help: "Viewers' keyframe requests sent on to the stream's home shard.",
+        value: |s| s.counters.keyframe_requests_forwarded.to_string(),
+    },
+    PerShard {
+        name: "shardcast_media_packets_out_total",
+        kind: "counter",
+        help: "Media datagrams written for the shard's viewers.",
+        value: |s| s.counters.media_packets_out.to_string(),
+    },
+    PerShard {
+        name: "shardcast_fanout_jobs_dropped_total",
+        kind: "counter",
+        help: "Packets some viewers never got because the shard's fan-out queue was full.",
+        value: |s| s.counters.fanout_jobs_dropped.to_string(),
+    },
+];
+
+/// Every family, each with one sample (or histogram) per shard.
+pub fn render(shards: &[ShardStats]) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        LATENESS,
+        "histogram",
+        "How long after its deadline a timer fired. timer=\"session\": every session timer \
+         (ICE, DTLS, RTCP); timer=\"probe\": the shard's steady periodic probe, whose lateness \
+         is how long the shard's loop went without looking at the clock.",
+    );
+    for stats in shards {
+        for (timer, histogram) in timers(stats) {
+            histogram_samples(&mut out, stats.shard, timer, histogram);
+        }
+    }
+    let max = "shardcast_timer_lateness_max_seconds";
+    family(
+        &mut out,
+        max,
+        "gauge",
+        "The latest any timer fired since the shard started.",
+    );
+    for stats in shards {
+        for (timer, histogram) in timers(stats) {
+            let labels = format!("shard=\"{}\",timer=\"{timer}\"", stats.shard);
+            sample(&mut out, max, &labels, seconds(histogram.max_us));
+        }
+    }
+    for PerShard {
+        name,
+        kind,
+        help,
+        value,
+    } in PER_SHARD
+    {
+        family(&mut out, name, kind, help);
+        for stats in shards {
+            let labels = format!("shard=\"{}\"", stats.shard);
+            sample(&mut out, name, &labels, value(stats));
+        }
+    }
+    out
+}
+
+fn timers(stats: &ShardStats) -> [(&'static str, &LatenessHistogram); 2] {
+    [("session", &stats.session_timers), ("probe", &stats.probe)]
+}
+
+fn histogram_samples(out: &mut String, shard: usize, timer: &str, histogram: &LatenessHistogram) {
+    let labels = format!("shard=\"{shard}\",timer=\"{timer}\"");
+    let bucket = format!("{LATENESS}_bucket");
+    let mut cumulative = 0u64;
+    for (bound, count) in LATENESS_BOUNDS_US.iter().zip(&histogram.buckets) {
+        cumulative = cumulative.saturating_add(*count);
+        let labels = format!("{labels},le=\"{}\"", seconds(*bound));
+        sample(out, &bucket, &labels, cumulative);
+    }
+    // The +Inf bucket is every firing, the one past the last bound included.
+    let all: u64 = histogram
+        .buckets
+        .iter()
+        .fold(0, |sum, n| sum.saturating_add(*n));
+    sample(out, &bucket, &format!("{labels},le=\"+Inf\""), all);
+    sample(
+        out,
+        &format!("{LATENESS}_sum"),
+        &labels,
+        seconds(histogram.sum_us),
+    );
+    sample(out, &format!("{LATENESS}_count"), &labels, all);
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, value: impl Display) {
+    let _ = writeln!(out, "{name}{{{labels}}} {value}");
+}
+
+/// Microseconds as decimal seconds: `0.001`, `0.16`, `12.5` (never an exponent).
+fn seconds(micros: u64) -> String {
+    let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{fraction:06}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shardcast_control::{CoreCounters, LATENESS_BUCKETS};
+
+    fn shard(index: usize, probe: [u64; LATENESS_BUCKETS]) -> ShardStats {
+        ShardStats {
+            shard: index,
+            sessions: 3,
+            session_timers: LatenessHistogram::default(),
+            probe: LatenessHistogram {
+                buckets: probe,
+                firings: probe.iter().sum(),
+                sum_us: 1_234_567,
+                max_us: 160_000,
+            },
+            probe_period_us: 20_000,
+            probe_skipped_periods: 2,
+            counters: CoreCounters {
+                sessions_created: 5,
+                ..CoreCounters::default()
+            },
+        }
+    }
+
+    #[test]
+    fn probe_histogram_is_cumulative_in_seconds() {
+        let text = render(&[shard(1, [10, 5, 0, 1, 0, 0, 0, 0, 2])]);
+        let probe: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("timer=\"probe\"") && line.starts_with(LATENESS))
+            .collect();
+        assert_eq!(
+            probe,
+            [
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.001\"} 10",
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.002\"} 15",
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.005\"} 15",
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.01\"} 16",
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.02\"} 16",
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.04\"} 16",
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.08\"} 16",
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"0.16\"} 16",
+                "shardcast_timer_lateness_seconds_bucket{shard=\"1\",timer=\"probe\",le=\"+Inf\"} 18",
+                "shardcast_timer_lateness_seconds_sum{shard=\"1\",timer=\"probe\"} 1.234567",
+                "shardcast_timer_lateness_seconds_count{shard=\"1\",timer=\"probe\"} 18",
+            ]
+        );
+        for line in [
+            "shardcast_timer_lateness_max_seconds{shard=\"1\",timer=\"probe\"} 0.16",
+            "shardcast_timer_lateness_max_seconds{shard=\"1\",timer=\"session\"} 0",
+            "shardcast_timer_lateness_seconds_count{shard=\"1\",timer=\"session\"} 0",
+            "shardcast_timer_probe_period_seconds{shard=\"1\"} 0.02",
+            "shardcast_timer_probe_skipped_periods_total{shard=\"1\"} 2",
+            "shardcast_sessions{shard=\"1\"} 3",
+            "shardcast_sessions_created_total{shard=\"1\"} 5",
+            "shardcast_sessions_closed_total{shard=\"1\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+    }
+
+    /// The family a sample line belongs to: its name, less a histogram's suffix.
+    fn family_of(line: &str) -> &str {
+        let name = &line[..line.find(['{', ' ']).unwrap()];
+        ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix).filter(|n| *n == LATENESS))
+            .unwrap_or(name)
+    }
+
+    #[test]
+    fn every_family_is_declared_once_before_all_its_samples() {
+        let text = render(&[shard(0, [1; 9]), shard(1, [2; 9])]);
+        assert!(text.ends_with('\n'));
+        let mut declared: Vec<&str> = Vec::new();
+        let mut samples = 0;
+        for line in text.lines() {
+            if let Some(help) = line.strip_prefix("# HELP ") {
+                let name = help.split(' ').next().unwrap();
+                assert!(!declared.contains(&name), "{name} declared twice");
+                declared.push(name);
+            } else if let Some(kind) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = kind.split_once(' ').unwrap();
+                assert_eq!(Some(&name), declared.last(), "TYPE right after its HELP");
+                assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            } else {
+                assert_eq!(Some(&family_of(line)), declared.last(), "{line}");
+                let value = line.rsplit(' ').next().unwrap();
+                assert!(value.parse::<f64>().is_ok(), "{line}");
+                samples += 1;
+            }
+        }
+        // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
+        // figures; 8 counters.
+        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 8));
+    }
+
+    #[test]
+    fn seconds_are_exact_decimals() {
+        assert_eq!(seconds(0), "0");
+        assert_eq!(seconds(1), "0.000001");
+        assert_eq!(seconds(1_000), "0.001");
+        assert_eq!(seconds(160_000), "0.16");
+        assert_eq!(seconds(12_500_000), "12.5");
+        assert_eq!(seconds(3_000_000), "3");
+    }
+}
