@@ -25,6 +25,10 @@ pub struct RunArgs {
     /// A server process to measure (CPU %, RSS) over the steady window; repeatable.
     #[arg(long = "server-pid", value_name = "PID")]
     server_pids: Vec<u32>,
+    /// The server's Prometheus page, like http://127.0.0.1:8080/metrics (shardcast-signaling):
+    /// scraped at both ends of the steady window to report how late its probe timer fired.
+    #[arg(long, value_name = "URL")]
+    metrics: Option<String>,
     /// Also write every figure to this file as JSON.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -43,6 +47,7 @@ impl RunArgs {
             whep_url: self.whep.clone(),
             token: self.token.clone(),
             server_pids: self.server_pids.clone(),
+            metrics_url: self.metrics.clone(),
         })?;
         let tls = self.workload.tls()?;
         Ok(self.workload.config(&target, self.workload.viewers, &tls))

@@ -48,10 +48,6 @@ pub struct WorkloadArgs {
     /// Accept any certificate for https:// URLs (self-signed test boxes only).
     #[arg(long, conflicts_with = "ca_certs")]
     insecure: bool,
-    /// The server's Prometheus page, like http://127.0.0.1:8080/metrics (shardcast-signaling):
-    /// scraped at both ends of the steady window to report how late its probe timer fired.
-    #[arg(long, value_name = "URL")]
-    metrics: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -109,7 +105,7 @@ impl WorkloadArgs {
             },
             offer_candidates: !self.no_offer_candidates,
             server_pids: target.server_pids.clone(),
-            metrics_url: self.metrics.clone(),
+            metrics_url: target.metrics_url.clone(),
             progress: !self.no_progress,
         }
     }

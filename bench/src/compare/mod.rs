@@ -33,6 +33,9 @@ pub struct Target {
     pub token: Option<String>,
     /// Processes sampled for CPU and memory; none leaves those figures out.
     pub server_pids: Vec<u32>,
+    /// The server's Prometheus page (shardcast-signaling's /metrics), scraped at both ends of
+    /// the steady window for its timer probe; none leaves that figure out.
+    pub metrics_url: Option<String>,
 }
 
 /// One run of the comparison: a report, or why the run failed.

@@ -1,13 +1,14 @@
 //! The command line of a comparison: `--target` specs and the `--sweep` list.
 //!
 //! A target is comma-separated `key=value` fields:
-//! `name=shardcast,whip=http://h:8080/whip/{stream},whep=http://h:8080/whep/{stream},token=T,pid=1,pid=2`.
+//! `name=shardcast,whip=http://h:8080/whip/{stream},whep=http://h:8080/whep/{stream},token=T,pid=1,pid=2,
+//! metrics=http://h:8080/metrics`.
 //! `whip` and `whep` are required, `pid` may repeat, `name` defaults to the WHIP URL's
 //! host:port. Values run to the next comma, so they cannot hold one.
 
 use super::Target;
 
-const KEYS: &str = "name, whip, whep, token or pid";
+const KEYS: &str = "name, whip, whep, token, pid or metrics";
 
 /// A target from its `--target` spec.
 pub fn parse_target(spec: &str) -> Result<Target, String> {
@@ -15,6 +16,7 @@ pub fn parse_target(spec: &str) -> Result<Target, String> {
     let mut whip_url = None;
     let mut whep_url = None;
     let mut token = None;
+    let mut metrics_url = None;
     let mut server_pids = Vec::new();
     for field in spec.split(',').map(str::trim) {
         let (key, value) = field
@@ -29,6 +31,7 @@ pub fn parse_target(spec: &str) -> Result<Target, String> {
             "whep" => set_once(&mut whep_url, key, value)?,
             "token" => set_once(&mut token, key, value)?,
             "pid" => server_pids.push(parse_pid(value)?),
+            "metrics" => set_once(&mut metrics_url, key, value)?,
             _ => return Err(format!("unknown key {key:?} (keys: {KEYS})")),
         }
     }
@@ -40,6 +43,7 @@ pub fn parse_target(spec: &str) -> Result<Target, String> {
         whep_url,
         token,
         server_pids,
+        metrics_url,
     })
 }
 
@@ -112,7 +116,7 @@ mod tests {
     fn a_full_target_spec() {
         let target = parse_target(
             "name=shardcast, whip=http://h:8080/whip/{stream},whep=http://h:8080/whep?s=a=b,\
-             token=secret,pid=12,pid=13",
+             token=secret,pid=12,pid=13,metrics=http://h:8080/metrics",
         )
         .unwrap();
         assert_eq!(
@@ -123,6 +127,7 @@ mod tests {
                 whep_url: "http://h:8080/whep?s=a=b".to_owned(),
                 token: Some("secret".to_owned()),
                 server_pids: vec![12, 13],
+                metrics_url: Some("http://h:8080/metrics".to_owned()),
             }
         );
     }
@@ -132,6 +137,7 @@ mod tests {
         let target = parse_target("whep=http://b:2/whep,whip=http://a:1/whip").unwrap();
         assert_eq!(target.name, "a:1");
         assert_eq!((target.token, target.server_pids), (None, vec![]));
+        assert_eq!(target.metrics_url, None);
         assert_eq!(default_name("https://[::1]:8443/x?y"), "[::1]:8443");
         assert_eq!(default_name("http://host"), "host");
         assert_eq!(default_name("nonsense"), "nonsense");

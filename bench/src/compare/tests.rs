@@ -99,6 +99,7 @@ fn target(name: &str) -> Target {
         whep_url: format!("http://{name}/whep"),
         token: None,
         server_pids: vec![],
+        metrics_url: None,
     }
 }
 
