@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use io_uring::{IoUring, opcode, squeue, types};
 
-use super::slots::{RecvSlot, SendSlots};
+use super::slots::{Received, RecvSlot, SendSlots};
 
 /// What a completion belongs to, in the top byte of its user data; the rest is an index.
 const KIND_SHIFT: u32 = 56;
@@ -102,7 +102,7 @@ impl ViewerRing {
     }
 
     /// The datagram receive `slot` completed with, when `result` is a usable length.
-    pub fn received(&self, slot: usize, result: i32) -> Option<(SocketAddr, &[u8])> {
+    pub fn received(&self, slot: usize, result: i32) -> Option<Received<'_>> {
         let length = usize::try_from(result).ok()?;
         self.recvs.get(slot)?.received(length)
     }

@@ -145,8 +145,10 @@ impl Worker {
                     let Some(viewer) = self.viewers.get_mut(slot) else {
                         continue;
                     };
-                    if let Some((source, datagram)) = self.ring.received(slot, result) {
-                        viewer.handle_datagram(now, source, datagram);
+                    if let Some(received) = self.ring.received(slot, result) {
+                        for datagram in received.datagrams() {
+                            viewer.handle_datagram(now, received.source, datagram);
+                        }
                     }
                     let fd = viewer.fd();
                     touch(viewer, slot, &mut self.touched);
