@@ -23,7 +23,7 @@ struct PerShard {
     value: fn(&ShardStats) -> String,
 }
 
-const PER_SHARD: [PerShard; 11] = [
+const PER_SHARD: [PerShard; 23] = [
     PerShard {
         name: "shardcast_timer_probe_period_seconds",
         kind: "gauge",
@@ -90,6 +90,94 @@ const PER_SHARD: [PerShard; 11] = [
         help: "Packets some viewers never got because the shard's fan-out queue was full.",
         value: |s| s.counters.fanout_jobs_dropped.to_string(),
     },
+    PerShard {
+        name: "shardcast_datagrams_in_total",
+        kind: "counter",
+        help: "Datagrams the shard received and handed to its protocol core.",
+        value: |s| s.runtime.datagrams_in.to_string(),
+    },
+    PerShard {
+        name: "shardcast_datagrams_out_total",
+        kind: "counter",
+        help: "Datagrams the shard queued for sending. Divided by \
+               shardcast_submit_syscalls_total: datagrams per submit.",
+        value: |s| s.runtime.datagrams_out.to_string(),
+    },
+    PerShard {
+        name: "shardcast_receive_completions_total",
+        kind: "counter",
+        help: "Completions of the shard's multishot receive: one per datagram, plus one each \
+               time the receive ended.",
+        value: |s| s.runtime.receive_completions.to_string(),
+    },
+    PerShard {
+        name: "shardcast_receive_rearms_total",
+        kind: "counter",
+        help: "Times the multishot receive ended (receive buffers all in use, an error) and \
+               was armed again.",
+        value: |s| s.runtime.receive_rearms.to_string(),
+    },
+    PerShard {
+        name: "shardcast_receive_buffers_exhausted_total",
+        kind: "counter",
+        help: "Times the multishot receive ended because every receive buffer was in use \
+               (ENOBUFS). The datagrams wait in the socket's buffer meanwhile: not a drop \
+               unless that overflows too.",
+        value: |s| s.runtime.receive_buffers_exhausted.to_string(),
+    },
+    PerShard {
+        name: "shardcast_send_sqes_total",
+        kind: "counter",
+        help: "Send operations queued on the shard's io_uring.",
+        value: |s| s.runtime.send_sqes.to_string(),
+    },
+    PerShard {
+        name: "shardcast_send_errors_total",
+        kind: "counter",
+        help: "Sends the kernel refused, or datagrams with an address the socket cannot use.",
+        value: |s| s.runtime.send_errors.to_string(),
+    },
+    PerShard {
+        name: "shardcast_submit_syscalls_total",
+        kind: "counter",
+        help: "io_uring_enter calls the shard made, each submitting what was queued.",
+        value: |s| s.runtime.submit_syscalls.to_string(),
+    },
+    PerShard {
+        name: "shardcast_sqes_submitted_total",
+        kind: "counter",
+        help: "Submission queue entries the kernel took from the shard's io_uring.",
+        value: |s| s.runtime.sqes_submitted.to_string(),
+    },
+    PerShard {
+        name: "shardcast_shard_messages_in_total",
+        kind: "counter",
+        help: "Messages (media, keyframe requests) taken from other shards.",
+        value: |s| s.runtime.messages_in.to_string(),
+    },
+    PerShard {
+        name: "shardcast_shard_messages_dropped_total",
+        kind: "counter",
+        help: "Messages for another shard dropped because its ring was full.",
+        value: |s| s.runtime.ring_full_drops.to_string(),
+    },
+    PerShard {
+        name: "shardcast_control_requests_total",
+        kind: "counter",
+        help: "Requests from signaling the shard answered.",
+        value: |s| s.runtime.control_requests.to_string(),
+    },
+];
+
+const RECEIVE_DROPS: &str = "shardcast_receive_drops_total";
+
+/// One shard's count of something.
+type Count = fn(&ShardStats) -> u64;
+
+/// The reasons a received datagram is dropped before the core sees it, and their counts.
+const RECEIVE_DROP_REASONS: [(&str, Count); 2] = [
+    ("truncated", |s| s.runtime.receive_truncated),
+    ("error", |s| s.runtime.receive_errors),
 ];
 
 /// Every family, each with one sample (or histogram) per shard.
@@ -132,6 +220,19 @@ pub fn render(shards: &[ShardStats]) -> String {
         for stats in shards {
             let labels = format!("shard=\"{}\"", stats.shard);
             sample(&mut out, name, &labels, value(stats));
+        }
+    }
+    family(
+        &mut out,
+        RECEIVE_DROPS,
+        "counter",
+        "Datagrams dropped on arrival. reason=\"truncated\": longer than a receive buffer; \
+         reason=\"error\": a failed receive or a source that is not an IP address.",
+    );
+    for stats in shards {
+        for (reason, count) in RECEIVE_DROP_REASONS {
+            let labels = format!("shard=\"{}\",reason=\"{reason}\"", stats.shard);
+            sample(&mut out, RECEIVE_DROPS, &labels, count(stats));
         }
     }
     out
@@ -187,7 +288,7 @@ fn seconds(micros: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shardcast_control::{CoreCounters, LATENESS_BUCKETS};
+    use shardcast_control::{CoreCounters, LATENESS_BUCKETS, RuntimeCounters};
 
     fn shard(index: usize, probe: [u64; LATENESS_BUCKETS]) -> ShardStats {
         ShardStats {
@@ -205,6 +306,14 @@ mod tests {
             counters: CoreCounters {
                 sessions_created: 5,
                 ..CoreCounters::default()
+            },
+            runtime: RuntimeCounters {
+                datagrams_out: 900,
+                submit_syscalls: 30,
+                receive_truncated: 4,
+                receive_errors: 1,
+                receive_buffers_exhausted: 2,
+                ..RuntimeCounters::default()
             },
         }
     }
@@ -241,6 +350,12 @@ mod tests {
             "shardcast_sessions{shard=\"1\"} 3",
             "shardcast_sessions_created_total{shard=\"1\"} 5",
             "shardcast_sessions_closed_total{shard=\"1\"} 0",
+            "shardcast_datagrams_out_total{shard=\"1\"} 900",
+            "shardcast_submit_syscalls_total{shard=\"1\"} 30",
+            "shardcast_receive_buffers_exhausted_total{shard=\"1\"} 2",
+            "shardcast_receive_drops_total{shard=\"1\",reason=\"truncated\"} 4",
+            "shardcast_receive_drops_total{shard=\"1\",reason=\"error\"} 1",
+            "shardcast_datagrams_in_total{shard=\"1\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -281,8 +396,8 @@ mod tests {
             }
         }
         // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
-        // figures; 8 counters.
-        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 8));
+        // figures; 8 core counters; 12 runtime counters and 2 receive drop reasons.
+        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 8 + 12 + 2));
     }
 
     #[test]

@@ -243,6 +243,10 @@ async fn every_shard_is_scraped_into_one_exposition() {
         "# TYPE shardcast_sessions gauge",
         "shardcast_sessions{shard=\"0\"} 0",
         "# TYPE shardcast_sessions_created_total counter",
+        "shardcast_datagrams_out_total{shard=\"1\"} 2000",
+        "shardcast_submit_syscalls_total{shard=\"1\"} 20",
+        "shardcast_receive_drops_total{shard=\"1\",reason=\"truncated\"} 1",
+        "shardcast_receive_drops_total{shard=\"0\",reason=\"truncated\"} 0",
     ] {
         assert!(
             lines.contains(&expected),

@@ -1,6 +1,6 @@
 //! What a shard reports about itself when asked ([`crate::Request::Stats`]): its sessions,
-//! how late its timers fire, and what its protocol core counted. Signaling turns this into
-//! `/metrics`.
+//! how late its timers fire, what its protocol core counted and what its runtime counted.
+//! Signaling turns this into `/metrics`.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,9 @@ pub struct ShardStats {
     /// is a firing that never happened, so they are not in `probe`.
     pub probe_skipped_periods: u64,
     pub counters: CoreCounters,
+    /// Filled in by the shard's runtime, which owns the socket and the ring; the protocol core
+    /// answers with zeros here.
+    pub runtime: RuntimeCounters,
 }
 
 /// How late a timer fired after its deadline, over every firing.
@@ -61,6 +64,41 @@ pub struct CoreCounters {
     pub media_packets_out: u64,
     /// Packets some local viewers never got because the shard's fan-out queue was full.
     pub fanout_jobs_dropped: u64,
+}
+
+/// The runtime's counters: the shard's socket, its io_uring and its links to other shards.
+/// Raw totals; ratios such as datagrams per submit are for the reader to derive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeCounters {
+    /// Datagrams received and handed to the protocol core.
+    pub datagrams_in: u64,
+    /// Datagrams queued for sending.
+    pub datagrams_out: u64,
+    /// Completions of the multishot receive: one per datagram, plus each termination.
+    pub receive_completions: u64,
+    /// Times the multishot receive ended and was armed again.
+    pub receive_rearms: u64,
+    /// Receive terminations because every receive buffer was in use (ENOBUFS). The datagrams
+    /// wait in the socket's receive buffer until the receive is armed again.
+    pub receive_buffers_exhausted: u64,
+    /// Datagrams dropped because they were longer than a receive buffer.
+    pub receive_truncated: u64,
+    /// Receives that failed, or datagrams dropped for coming from a non-IP source.
+    pub receive_errors: u64,
+    /// Send SQEs queued.
+    pub send_sqes: u64,
+    /// Sends the kernel refused, or datagrams dropped for an address this socket cannot use.
+    pub send_errors: u64,
+    /// io_uring_enter calls: every submit, with or without a wait.
+    pub submit_syscalls: u64,
+    /// SQEs the kernel took across all submits.
+    pub sqes_submitted: u64,
+    /// Messages for another shard dropped because its ring was full (or the shard unknown).
+    pub ring_full_drops: u64,
+    /// Messages taken from other shards.
+    pub messages_in: u64,
+    /// Requests from signaling.
+    pub control_requests: u64,
 }
 
 #[cfg(test)]
@@ -103,6 +141,22 @@ mod tests {
                 keyframe_requests_forwarded: u64::MAX,
                 media_packets_out: u64::MAX,
                 fanout_jobs_dropped: u64::MAX,
+            },
+            runtime: RuntimeCounters {
+                datagrams_in: u64::MAX,
+                datagrams_out: u64::MAX,
+                receive_completions: u64::MAX,
+                receive_rearms: u64::MAX,
+                receive_buffers_exhausted: u64::MAX,
+                receive_truncated: u64::MAX,
+                receive_errors: u64::MAX,
+                send_sqes: u64::MAX,
+                send_errors: u64::MAX,
+                submit_syscalls: u64::MAX,
+                sqes_submitted: u64::MAX,
+                ring_full_drops: u64::MAX,
+                messages_in: u64::MAX,
+                control_requests: u64::MAX,
             },
         });
         let line = encode(&response);

@@ -15,21 +15,28 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use io_uring::IoUring;
+use shardcast_control::Response;
 use shardcast_proto::router::ShardMessage;
 use shardcast_proto::shard::ShardCore;
 
 use crate::control_socket::ControlRequest;
 use crate::counters::{Counter, ShardCounters};
-use crate::io_slots::{Received, RecvSlot, SEND_BUFFER_BYTES, SendSlots};
+use crate::io_slots::{SEND_BUFFER_BYTES, SendSlots};
 use crate::mesh::ShardLinks;
 use crate::pktinfo::SourceAddress;
+use crate::recv_ring::{Received, RecvRing};
 use crate::udp::UdpSocket;
 use crate::uring::{KIND_RECV, KIND_SEND, KIND_WAKE, Uring, split_user_data};
 use crate::wake::Waker;
 
-/// Receives kept in flight at all times.
-const RECV_SLOTS: usize = 64;
 const SUBMISSION_ENTRIES: u32 = 1024;
+/// Receive buffers (1 MiB of them). The kernel fills one per datagram until the loop hands it
+/// to the core, so 512 cover two turns of completions; past that the multishot receive ends
+/// with ENOBUFS and the datagrams wait in the socket's buffer until it is armed again. With
+/// `SEND_SLOTS` sends and the wake, every completion that can be pending at once still fits
+/// the completion queue (twice the submission queue), so it never overflows.
+const RECV_BUFFERS: u16 = 512;
+const _: () = assert!(SEND_SLOTS + RECV_BUFFERS as usize + 2 <= 2 * SUBMISSION_ENTRIES as usize);
 /// Completions handled per turn; the timer is checked between turns.
 const COMPLETIONS_PER_TURN: usize = 256;
 /// Messages taken from each other shard per turn.
@@ -40,8 +47,8 @@ const MESSAGES_PER_TURN: usize = 256;
 const SEND_SLOTS: usize = 1024;
 /// Datagrams the core writes per turn. Media costs ~2.5 us per viewer-packet (header rewrite
 /// and SRTP), so a turn's sends take ~1.3 ms and timers are checked within ~2 ms however many
-/// viewers a packet goes to. With at most `RECV_SLOTS` receives re-armed, a turn's SQEs fit
-/// the submission queue.
+/// viewers a packet goes to. With at most a receive and a wake re-armed besides, a turn's
+/// SQEs fit the submission queue.
 const DATAGRAMS_PER_TURN: usize = 512;
 const STATS_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -57,32 +64,38 @@ pub struct ShardLoop {
     pub counters: Arc<ShardCounters>,
 }
 
-/// A shard ready to run: its ring exists and every receive is armed.
+/// A shard ready to run: its ring exists and its receive is armed.
 pub struct ArmedShard {
     shard: ShardLoop,
     uring: Uring,
 }
 
 impl ShardLoop {
-    /// Creates the io_uring on the calling thread (it is single-issuer) and arms receives.
+    /// Creates the io_uring on the calling thread (it is single-issuer) and arms the receive.
     pub fn arm(self) -> io::Result<ArmedShard> {
+        self.arm_with(RECV_BUFFERS)
+    }
+
+    /// `arm` with `recv_buffers` receive buffers (a power of two).
+    fn arm_with(self, recv_buffers: u16) -> io::Result<ArmedShard> {
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_coop_taskrun()
             .build(SUBMISSION_ENTRIES)
             .or_else(|_| IoUring::new(SUBMISSION_ENTRIES))?;
+        let recv = RecvRing::register(&ring.submitter(), recv_buffers)?;
         let mut uring = Uring {
             ring,
-            recv_slots: (0..RECV_SLOTS).map(|_| RecvSlot::empty()).collect(),
+            recv,
             sends: SendSlots::new(SEND_SLOTS, SEND_BUFFER_BYTES),
             wake_buffer: Box::new(0),
             completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
+            counters: Arc::clone(&self.counters),
+            recv_failures: 0,
         };
-        for slot in 0..RECV_SLOTS {
-            uring.arm_recv(&self.socket, slot)?;
-        }
+        uring.arm_recv(&self.socket)?;
         uring.arm_wake(&self.waker)?;
-        uring.ring.submit()?;
+        uring.submit()?;
         Ok(ArmedShard { shard: self, uring })
     }
 }
@@ -129,29 +142,25 @@ impl ArmedShard {
             queue
                 .by_ref()
                 .take(COMPLETIONS_PER_TURN)
-                .map(|entry| (entry.user_data(), entry.result())),
+                .map(|entry| (entry.user_data(), entry.result(), entry.flags())),
         );
         let backlog = !queue.is_empty();
         drop(queue);
 
-        let mut received = 0;
         for index in 0..uring.completions.len() {
-            let (user_data, result) = uring.completions[index];
+            let (user_data, result, flags) = uring.completions[index];
             let (kind, slot) = split_user_data(user_data);
             match kind {
                 KIND_RECV => {
-                    match uring.received(slot, result) {
-                        Some(Received {
+                    let core = &mut shard.core;
+                    uring.complete_recv(&shard.socket, (result, flags), |received| {
+                        let Received {
                             source,
                             local,
                             datagram,
-                        }) => {
-                            shard.core.handle_receive(now, source, local, datagram);
-                            received += 1;
-                        }
-                        None => shard.counters.add(Counter::ReceiveErrors, 1),
-                    }
-                    uring.arm_recv(&shard.socket, slot)?;
+                        } = received;
+                        core.handle_receive(now, source, local, datagram);
+                    })?;
                 }
                 KIND_SEND => {
                     uring.sends.finish(slot);
@@ -164,7 +173,6 @@ impl ArmedShard {
                 _ => tracing::error!(user_data, "completion of an unknown operation"),
             }
         }
-        shard.counters.add(Counter::DatagramsIn, received);
         Ok(backlog)
     }
 
@@ -186,7 +194,11 @@ impl ArmedShard {
         let shard = &mut self.shard;
         while let Ok(ControlRequest { request, reply }) = shard.control.try_recv() {
             shard.counters.add(Counter::ControlRequests, 1);
-            let response = shard.core.handle_control(now, request);
+            let mut response = shard.core.handle_control(now, request);
+            // The core counts what it sees; the socket and the ring are the runtime's.
+            if let Response::Stats(stats) = &mut response {
+                stats.runtime = shard.counters.snapshot();
+            }
             if reply.send(response).is_err() {
                 tracing::debug!(shard = shard.index, "control client left before the answer");
             }
@@ -252,21 +264,16 @@ impl ArmedShard {
     }
 
     fn log_counters(&self) {
-        let counts = self.shard.counters.snapshot();
         tracing::debug!(
             shard = self.shard.index,
-            datagrams_in = counts.datagrams_in,
-            datagrams_out = counts.datagrams_out,
-            receive_errors = counts.receive_errors,
-            send_errors = counts.send_errors,
-            ring_full_drops = counts.ring_full_drops,
-            messages_in = counts.messages_in,
-            control_requests = counts.control_requests,
+            runtime = ?self.shard.counters.snapshot(),
             core = ?self.shard.core.counters(),
             "shard counters"
         );
     }
 }
 
+#[cfg(test)]
+mod receive_tests;
 #[cfg(test)]
 mod tests;

@@ -1,77 +1,17 @@
-//! Memory the kernel reads or writes while an io_uring operation is in flight: receive buffers,
-//! send buffers, and the msghdr/iovec/sockaddr/control messages each one needs. Every slot
-//! stays at one heap address for the life of the shard, and so does its buffer: the core
-//! writes each outgoing datagram straight into a free send slot, so sending allocates nothing.
+//! Memory the kernel reads while a send is in flight: send buffers, and the
+//! msghdr/iovec/sockaddr/control messages each one needs. Every slot stays at one heap
+//! address for the life of the shard, and so does its buffer: the core writes each outgoing
+//! datagram straight into a free send slot, so sending allocates nothing. (Receives have their
+//! own memory, in `recv_ring`.)
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use crate::addresses::unmap_v4;
 use crate::pktinfo::{ControlBuffer, SourceAddress};
-use crate::udp::{sockaddr_from, socket_addr_from};
-
-/// Large enough for any datagram a WebRTC peer sends (they stay under the path MTU); anything
-/// longer arrives truncated and is dropped.
-pub const RECV_BUFFER_BYTES: usize = 2048;
+use crate::udp::sockaddr_from;
 
 /// Each send buffer's starting capacity: a datagram at Ethernet MTU. A rare larger control
 /// datagram grows its slot's buffer once, and the slot keeps it.
 pub const SEND_BUFFER_BYTES: usize = 1500;
-
-/// One received datagram, with addresses as the core sees them (IPv4-mapped ones as IPv4).
-#[derive(Debug, PartialEq, Eq)]
-pub struct Received<'a> {
-    pub source: SocketAddr,
-    /// Which of our addresses it was sent to; `None` when the kernel did not say.
-    pub local: Option<IpAddr>,
-    pub datagram: &'a [u8],
-}
-
-/// One receive in flight.
-pub struct RecvSlot {
-    buffer: [u8; RECV_BUFFER_BYTES],
-    source: libc::sockaddr_storage,
-    control: ControlBuffer,
-    iovec: libc::iovec,
-    header: libc::msghdr,
-}
-
-impl RecvSlot {
-    pub fn empty() -> Self {
-        // SAFETY: all-zero bytes are valid for these plain C structs and byte arrays; the
-        // pointers are set by `prepare` before any use.
-        unsafe { std::mem::zeroed() }
-    }
-
-    /// Resets the msghdr for the next receive and returns it for a RecvMsg SQE. The kernel
-    /// writes the name and control lengths and the flags back, so they must be reset every time.
-    pub fn prepare(&mut self) -> *mut libc::msghdr {
-        self.iovec = libc::iovec {
-            iov_base: self.buffer.as_mut_ptr().cast(),
-            iov_len: RECV_BUFFER_BYTES,
-        };
-        self.header.msg_name = (&raw mut self.source).cast();
-        self.header.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        self.header.msg_iov = &raw mut self.iovec;
-        self.header.msg_iovlen = 1;
-        self.control.lend_for_receive(&mut self.header);
-        self.header.msg_flags = 0;
-        &raw mut self.header
-    }
-
-    /// The datagram the kernel reported with `length` bytes, or `None` when it was truncated or
-    /// its source is not an IP address.
-    pub fn received(&self, length: usize) -> Option<Received<'_>> {
-        if self.header.msg_flags & libc::MSG_TRUNC != 0 || length > RECV_BUFFER_BYTES {
-            return None;
-        }
-        let source = socket_addr_from(&self.source, self.header.msg_namelen)?;
-        Some(Received {
-            source: unmap_v4(source),
-            local: self.control.local_address(&self.header),
-            datagram: &self.buffer[..length],
-        })
-    }
-}
 
 /// One send slot: a buffer the core writes a datagram into, and what the kernel needs to send
 /// it, all kept in place until the send completes.
@@ -213,6 +153,7 @@ impl StartedSend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::udp::socket_addr_from;
 
     fn send(slots: &mut SendSlots, destination: &str, datagram: &[u8]) -> StartedSend {
         let mut vacant = slots.vacant().unwrap();

@@ -1,8 +1,9 @@
 //! shardcast's runtime: thin glue that drives the protocol core (`shardcast_proto`) from pinned
 //! threads, each with its own io_uring and UDP socket.
 //!
-//! In the order a packet meets them: [`udp`] (the socket), [`io_slots`] (the memory io_uring
-//! receives into and sends from) with [`pktinfo`] (which local address), [`event_loop`] (one shard's loop around its `ShardCore`),
+//! In the order a packet meets them: [`udp`] (the socket), [`recv_ring`] (the buffers io_uring
+//! receives into) with [`pktinfo`] (which local address), [`event_loop`] (one shard's loop
+//! around its `ShardCore`), [`io_slots`] (the memory io_uring sends from),
 //! [`mesh`] over [`ring`] and [`wake`] (what shards hand each other), [`control_socket`]
 //! (signaling's requests), and [`engine`] which starts all of it.
 
@@ -15,6 +16,7 @@ pub mod event_loop;
 pub mod io_slots;
 pub mod mesh;
 pub mod pktinfo;
+pub mod recv_ring;
 pub mod ring;
 pub mod signal;
 pub mod udp;

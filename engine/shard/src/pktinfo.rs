@@ -30,18 +30,28 @@ pub struct ControlBuffer {
     bytes: [u8; CONTROL_BYTES],
 }
 
+/// The room a receive leaves for control messages.
+pub const RECEIVE_CONTROL_BYTES: usize = CONTROL_BYTES;
+
 impl ControlBuffer {
-    /// Points `header` at the whole buffer, for the kernel to fill on a receive.
-    pub fn lend_for_receive(&mut self, header: &mut libc::msghdr) {
-        header.msg_control = (&raw mut *self).cast();
-        header.msg_controllen = CONTROL_BYTES as _;
+    /// The destination address in control messages the kernel wrote into `received` (at most
+    /// [`RECEIVE_CONTROL_BYTES`] of them are read). They are copied here first: a multishot
+    /// receive writes them at an offset that need not be aligned for `cmsghdr`.
+    pub fn local_address_in(received: &[u8]) -> Option<IpAddr> {
+        let used = received.len().min(CONTROL_BYTES);
+        // SAFETY: all-zero bytes are a valid buffer and a valid msghdr (null pointers included).
+        let (mut control, mut header): (Self, libc::msghdr) =
+            unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        control.bytes[..used].copy_from_slice(&received[..used]);
+        header.msg_controllen = used as _;
+        control.local_address(&header)
     }
 
     /// The destination address from the first IPV6_PKTINFO or IP_PKTINFO message the kernel
     /// wrote, going by the control length it wrote back into `header`. An IPv4 datagram on a
     /// dual-stack socket comes as IPV6_PKTINFO with a v4-mapped address, returned here as
     /// IPv4. Messages too short for their type are skipped.
-    pub fn local_address(&self, header: &libc::msghdr) -> Option<IpAddr> {
+    fn local_address(&self, header: &libc::msghdr) -> Option<IpAddr> {
         // The kernel wrote back how much of the buffer it used; never trust more than we gave.
         let mut header = *header;
         let used = header.msg_controllen.min(CONTROL_BYTES);
@@ -281,13 +291,14 @@ mod tests {
         }
     }
 
-    /// Writes control messages into a buffer as the kernel would, then parses them.
+    /// Writes control messages as the kernel would, one byte off alignment as a multishot
+    /// receive can leave them, then parses them.
     fn local_from(messages: &[(libc::c_int, libc::c_int, &[u8], usize)]) -> Option<IpAddr> {
-        let (mut control, mut header) = empty();
-        let mut offset = 0;
+        let mut written = [0; 1 + 2 * CONTROL_BYTES];
+        let mut offset = 1;
         for &(level, kind, body, claimed_length) in messages {
             // cmsghdr on Linux/glibc: a size_t length, then the level and type as c_ints.
-            let at = &mut control.bytes[offset..];
+            let at = &mut written[offset..];
             let word = size_of::<usize>();
             at[..word].copy_from_slice(&claimed_length.to_ne_bytes());
             at[word..word + 4].copy_from_slice(&level.to_ne_bytes());
@@ -296,8 +307,7 @@ mod tests {
             at[data..data + body.len()].copy_from_slice(body);
             offset += control_space(body.len());
         }
-        header.msg_controllen = offset as _;
-        control.local_address(&header)
+        ControlBuffer::local_address_in(&written[1..offset])
     }
 
     fn in6_body(ip: Ipv6Addr) -> Vec<u8> {

@@ -1,13 +1,16 @@
 //! The shard's io_uring and the memory its operations point into: the only place SQEs are
-//! built and submitted.
+//! built and submitted, and where every submit is counted.
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::Instant;
 
-use io_uring::{IoUring, opcode, squeue, types};
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
-use crate::io_slots::{Received, RecvSlot, SendSlots, StartedSend};
+use crate::counters::{Counter, ShardCounters};
+use crate::io_slots::{SendSlots, StartedSend};
+use crate::recv_ring::{Received, RecvRing, Unreceivable};
 use crate::udp::UdpSocket;
 use crate::wake::Waker;
 
@@ -17,14 +20,26 @@ pub const KIND_RECV: u64 = 1;
 pub const KIND_SEND: u64 = 2;
 pub const KIND_WAKE: u64 = 3;
 
+/// A completion as the loop keeps it: user data, result and flags.
+pub type Completion = (u64, i32, u32);
+
+/// Receives ended by an error (not ENOBUFS) in a row, with no datagram between them, after
+/// which the error is taken to be permanent (a kernel without multishot recvmsg, a closed
+/// socket) and ends the shard rather than having it re-arm in a busy loop.
+pub const RECV_FAILURES_IN_A_ROW: u32 = 64;
+
 /// The loop's io_uring and the memory its operations point into.
 pub struct Uring {
+    /// First, so it is dropped first: the kernel is done with the memory below before that
+    /// memory goes.
     pub ring: IoUring,
-    /// Allocated once and never resized, so the kernel's pointers into it stay valid.
-    pub recv_slots: Box<[RecvSlot]>,
+    pub recv: RecvRing,
     pub sends: SendSlots,
     pub wake_buffer: Box<u64>,
-    pub completions: Vec<(u64, i32)>,
+    pub completions: Vec<Completion>,
+    pub counters: Arc<ShardCounters>,
+    /// Receives ended by an error since the last datagram.
+    pub recv_failures: u32,
 }
 
 /// The operation kind and slot index packed into a completion's user data.
@@ -36,21 +51,58 @@ pub fn split_user_data(user_data: u64) -> (u64, usize) {
 }
 
 impl Uring {
-    /// The datagram receive slot `slot` completed with `result`, or `None` when the receive
-    /// failed or its datagram is unusable.
-    pub fn received(&self, slot: usize, result: i32) -> Option<Received<'_>> {
-        let length = usize::try_from(result).ok()?;
-        self.recv_slots.get(slot)?.received(length)
+    /// Arms the multishot receive: one SQE that completes once per datagram, each in a buffer
+    /// from `recv`, until it ends.
+    pub fn arm_recv(&mut self, socket: &UdpSocket) -> io::Result<()> {
+        let (template, group) = self.recv.arming();
+        let entry = opcode::RecvMsgMulti::new(types::Fd(socket.as_raw_fd()), template, group)
+            .build()
+            .user_data(KIND_RECV << KIND_SHIFT);
+        self.push(&entry)
     }
 
-    pub fn arm_recv(&mut self, socket: &UdpSocket, slot: usize) -> io::Result<()> {
-        let Some(recv) = self.recv_slots.get_mut(slot) else {
-            return Ok(());
-        };
-        let entry = opcode::RecvMsg::new(types::Fd(socket.as_raw_fd()), recv.prepare())
-            .build()
-            .user_data(KIND_RECV << KIND_SHIFT | slot as u64);
-        self.push(&entry)
+    /// Handles one completion of the multishot receive: hands its datagram, if it has a usable
+    /// one, to `deliver`, puts the buffer back on the ring, and arms the receive again when
+    /// this completion ended it, whatever the reason (all buffers in use, an error, a full
+    /// completion queue). Fails only when the ring does, or when receives keep failing.
+    pub fn complete_recv(
+        &mut self,
+        socket: &UdpSocket,
+        (result, flags): (i32, u32),
+        deliver: impl FnOnce(Received<'_>),
+    ) -> io::Result<()> {
+        let counters = &self.counters;
+        counters.add(Counter::ReceiveCompletions, 1);
+        if let Some(id) = cqueue::buffer_select(flags) {
+            self.recv_failures = 0;
+            let length = usize::try_from(result).unwrap_or(0);
+            match self.recv.datagram(id, length) {
+                Ok(received) => {
+                    counters.add(Counter::DatagramsIn, 1);
+                    deliver(received);
+                }
+                Err(Unreceivable::Truncated) => counters.add(Counter::ReceiveTruncated, 1),
+                Err(Unreceivable::Malformed) => counters.add(Counter::ReceiveErrors, 1),
+            }
+            self.recv.recycle(id);
+        } else if result == -libc::ENOBUFS {
+            // The datagrams stay queued on the socket; the new receive reads them into the
+            // buffers the loop has returned by now.
+            counters.add(Counter::ReceiveBuffersExhausted, 1);
+        } else if result < 0 {
+            counters.add(Counter::ReceiveErrors, 1);
+            let error = io::Error::from_raw_os_error(-result);
+            tracing::debug!(%error, "receive failed");
+            self.recv_failures += 1;
+            if self.recv_failures >= RECV_FAILURES_IN_A_ROW {
+                return Err(error);
+            }
+        }
+        if !cqueue::more(flags) {
+            self.counters.add(Counter::ReceiveRearms, 1);
+            self.arm_recv(socket)?;
+        }
+        Ok(())
     }
 
     pub fn arm_wake(&mut self, waker: &Waker) -> io::Result<()> {
@@ -66,6 +118,7 @@ impl Uring {
         let entry = opcode::SendMsg::new(types::Fd(socket.as_raw_fd()), send.header())
             .build()
             .user_data(KIND_SEND << KIND_SHIFT | send.index() as u64);
+        self.counters.add(Counter::SendSqes, 1);
         self.push(&entry)
     }
 
@@ -73,20 +126,36 @@ impl Uring {
     pub fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
         loop {
             // SAFETY: every SQE points into memory this struct owns and keeps in place until
-            // its completion: receive slots and the wake buffer live as long as the ring, and a
-            // send slot (datagram, address and control message) is reused only after its
-            // completion arrives.
+            // its completion: the receive ring, its msghdr and the wake buffer live as long as
+            // the ring, and a send slot (datagram, address and control message) is reused only
+            // after its completion arrives.
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
                 return Ok(());
             }
-            self.ring.submit()?;
+            self.submit()?;
         }
+    }
+
+    /// Submits everything queued, without waiting.
+    pub fn submit(&mut self) -> io::Result<()> {
+        let submitted = self.ring.submit();
+        self.count_submit(submitted.as_ref().ok().copied());
+        submitted.map(drop)
     }
 
     /// Submits everything queued; waits for a completion until `deadline` unless completions
     /// are already waiting.
     pub fn submit_and_wait(&mut self, backlog: bool, deadline: Instant) -> io::Result<()> {
-        submit_and_wait(&mut self.ring, backlog, deadline)
+        let submitted = enter(&mut self.ring, backlog, deadline)?;
+        self.count_submit(Some(submitted));
+        Ok(())
+    }
+
+    /// One io_uring_enter made, which took `submitted` SQEs when it did not fail.
+    fn count_submit(&self, submitted: Option<usize>) {
+        self.counters.add(Counter::SubmitSyscalls, 1);
+        self.counters
+            .add(Counter::SqesSubmitted, submitted.unwrap_or(0) as u64);
     }
 }
 
@@ -94,6 +163,11 @@ impl Uring {
 /// `busy` (completions already wait). A wait cut short by the deadline or a signal is not an
 /// error. Shared with the bench's viewer workers.
 pub fn submit_and_wait(ring: &mut IoUring, busy: bool, deadline: Instant) -> io::Result<()> {
+    enter(ring, busy, deadline).map(drop)
+}
+
+/// `submit_and_wait`, returning how many SQEs the kernel took.
+fn enter(ring: &mut IoUring, busy: bool, deadline: Instant) -> io::Result<usize> {
     let wait = deadline.saturating_duration_since(Instant::now());
     let result = if busy || wait.is_zero() {
         ring.submit()
@@ -103,14 +177,15 @@ pub fn submit_and_wait(ring: &mut IoUring, busy: bool, deadline: Instant) -> io:
         ring.submitter().submit_with_args(1, &args)
     };
     match result {
-        Ok(_) => Ok(()),
+        Ok(submitted) => Ok(submitted),
+        // The kernel reports a failed wait only when it took no SQE.
         Err(error)
             if matches!(
                 error.raw_os_error(),
                 Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
             ) =>
         {
-            Ok(())
+            Ok(0)
         }
         Err(error) => Err(error),
     }

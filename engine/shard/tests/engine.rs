@@ -118,6 +118,16 @@ fn datagrams_reach_the_shard_they_are_sent_to() {
     assert_eq!(engine.counters(1).unwrap().snapshot().receive_errors, 0);
     assert!(engine.is_running());
 
+    // The stats answer carries the runtime's counters, filled in by the shard's loop.
+    let stats = exchange(&control_socket_path(&dir, 1), &encode(&Request::Stats));
+    let Response::Stats(stats) = stats else {
+        panic!("not a stats answer: {stats:?}");
+    };
+    assert_eq!(stats.runtime.datagrams_in, 3);
+    assert_eq!(stats.runtime.receive_completions, 3);
+    assert_eq!(stats.runtime.control_requests, 1);
+    assert!(stats.runtime.submit_syscalls > 0);
+
     engine.stop();
     std::fs::remove_dir_all(&dir).unwrap();
 }

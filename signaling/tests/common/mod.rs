@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use shardcast_control::{
     CoreCounters, EngineInfo, ErrorKind, Fingerprint, LATENESS_BUCKETS, LatenessHistogram,
-    MediaAnswer, Request, Response, Role, SessionAnswer, ShardStats, control_socket_path, decode,
-    encode, engine_info_path,
+    MediaAnswer, Request, Response, Role, RuntimeCounters, SessionAnswer, ShardStats,
+    control_socket_path, decode, encode, engine_info_path,
 };
 use shardcast_signaling::{Config, Server};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -143,7 +143,8 @@ fn respond(
     }
 }
 
-/// Figures a shard could report: the probe fired 100 times (shard 1's one 3 ms late).
+/// Figures a shard could report: the probe fired 100 times (shard 1's one 3 ms late); shard
+/// `n` sent 1,000 (n + 1) datagrams in 10 (n + 1) submits and dropped n truncated ones.
 fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
     let mut probe = [0; LATENESS_BUCKETS];
     probe[0] = 100 - shard as u64;
@@ -161,6 +162,12 @@ fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
         probe_period_us: 20_000,
         probe_skipped_periods: 0,
         counters: CoreCounters::default(),
+        runtime: RuntimeCounters {
+            datagrams_out: 1_000 * (shard as u64 + 1),
+            submit_syscalls: 10 * (shard as u64 + 1),
+            receive_truncated: shard as u64,
+            ..RuntimeCounters::default()
+        },
     }
 }
 

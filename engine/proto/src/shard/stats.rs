@@ -1,6 +1,6 @@
 //! The shard's figures as the control protocol carries them, for `Request::Stats`.
 
-use shardcast_control::{CoreCounters, ShardStats};
+use shardcast_control::{CoreCounters, RuntimeCounters, ShardStats};
 
 use super::{ShardCore, ShardCounters};
 
@@ -34,6 +34,8 @@ impl ShardCore {
                 media_packets_out,
                 fanout_jobs_dropped,
             },
+            // The runtime's to fill in: the core sees no socket and no ring.
+            runtime: RuntimeCounters::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The loop against a real socket and ring: sends leave from the right address, receives
-//! report where they arrived, wakes re-arm, and a turn's sends are bounded.
+//! report where they arrived, wakes re-arm, and a turn's sends are bounded. The multishot
+//! receive and the I/O counters have their own file, `receive_tests`.
 
 use super::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,13 +12,18 @@ use shardcast_proto::dtls::{Certificate, DtlsConfig};
 use shardcast_proto::shard::ShardConfig;
 
 /// Upper bound for conditions that normally hold within milliseconds.
-const PATIENCE: Duration = Duration::from_secs(10);
+pub(super) const PATIENCE: Duration = Duration::from_secs(10);
 
-fn armed_shard() -> ArmedShard {
+pub(super) fn armed_shard() -> ArmedShard {
     armed_shard_on(None)
 }
 
 fn armed_shard_on(bind: Option<IpAddr>) -> ArmedShard {
+    armed_shard_with(bind, RECV_BUFFERS)
+}
+
+/// A shard on `bind` (dual-stack by default) with `recv_buffers` receive buffers.
+pub(super) fn armed_shard_with(bind: Option<IpAddr>, recv_buffers: u16) -> ArmedShard {
     let config = ShardConfig {
         index: 0,
         shards: 1,
@@ -45,12 +51,12 @@ fn armed_shard_on(bind: Option<IpAddr>) -> ArmedShard {
         stopping: Arc::new(AtomicBool::new(false)),
         counters: Arc::new(ShardCounters::default()),
     }
-    .arm()
+    .arm_with(recv_buffers)
     .unwrap()
 }
 
 /// Submits and handles completions until every send has completed.
-fn finish_sends(armed: &mut ArmedShard) {
+pub(super) fn finish_sends(armed: &mut ArmedShard) {
     let give_up = Instant::now() + PATIENCE;
     while armed.uring.sends.in_flight() > 0 && Instant::now() < give_up {
         armed.uring.submit_and_wait(false, give_up).unwrap();
@@ -87,35 +93,59 @@ fn send_and_receive(
     from
 }
 
-/// Drives the ring until a receive completes and returns what the core would be handed.
-fn next_datagram(armed: &mut ArmedShard) -> (SocketAddr, Option<IpAddr>, Vec<u8>) {
-    let give_up = Instant::now() + PATIENCE;
-    while Instant::now() < give_up {
-        armed.uring.submit_and_wait(false, give_up).unwrap();
-        let completions: Vec<(u64, i32)> = armed
-            .uring
-            .ring
-            .completion()
-            .map(|entry| (entry.user_data(), entry.result()))
-            .collect();
-        for (user_data, result) in completions {
-            let (kind, slot) = split_user_data(user_data);
-            if kind == KIND_RECV {
-                let received = armed.uring.received(slot, result).unwrap();
-                return (received.source, received.local, received.datagram.to_vec());
-            }
+/// A datagram as the core would be handed it: source, local address, contents.
+pub(super) type Datagram = (SocketAddr, Option<IpAddr>, Vec<u8>);
+
+/// One submit and wait (until `deadline` at the latest), then the receive completions handled
+/// as the loop handles them, with the datagrams collected rather than given to the core.
+/// Completions of other operations are left unhandled.
+pub(super) fn receive_turn(armed: &mut ArmedShard, deadline: Instant) -> Vec<Datagram> {
+    armed.uring.submit_and_wait(false, deadline).unwrap();
+    let completions: Vec<crate::uring::Completion> = armed
+        .uring
+        .ring
+        .completion()
+        .map(|entry| (entry.user_data(), entry.result(), entry.flags()))
+        .collect();
+    let mut datagrams = Vec::new();
+    for (user_data, result, flags) in completions {
+        if split_user_data(user_data).0 == KIND_RECV {
+            let deliver = |received: Received<'_>| {
+                datagrams.push((received.source, received.local, received.datagram.to_vec()));
+            };
+            let socket = &armed.shard.socket;
+            armed
+                .uring
+                .complete_recv(socket, (result, flags), deliver)
+                .unwrap();
         }
     }
-    panic!("no datagram within {PATIENCE:?}");
+    datagrams
+}
+
+/// Drives the ring until `count` datagrams have arrived, and no more.
+pub(super) fn receive(armed: &mut ArmedShard, count: usize) -> Vec<Datagram> {
+    let give_up = Instant::now() + PATIENCE;
+    let mut datagrams = Vec::new();
+    while datagrams.len() < count && Instant::now() < give_up {
+        datagrams.extend(receive_turn(armed, give_up));
+    }
+    assert_eq!(datagrams.len(), count, "datagrams within {PATIENCE:?}");
+    datagrams
+}
+
+/// Drives the ring until a datagram arrives and returns what the core would be handed.
+fn next_datagram(armed: &mut ArmedShard) -> Datagram {
+    receive(armed, 1).remove(0)
 }
 
 /// A socket on loopback address `ip`, or `None` when the host has no such address.
-fn peer_on(ip: IpAddr) -> Option<std::net::UdpSocket> {
+pub(super) fn peer_on(ip: IpAddr) -> Option<std::net::UdpSocket> {
     std::net::UdpSocket::bind((ip, 0)).ok()
 }
 
-const V4_LOOPBACK_2: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-const V4_LOOPBACK_3: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+pub(super) const V4_LOOPBACK_2: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+pub(super) const V4_LOOPBACK_3: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
 
 #[test]
 fn a_send_reaches_an_ipv4_peer_and_frees_its_slot() {
@@ -128,7 +158,7 @@ fn a_send_reaches_an_ipv4_peer_and_frees_its_slot() {
 
 /// The default (dual-stack) socket and an IPv4-only one: IPV6_PKTINFO with v4-mapped
 /// addresses and IP_PKTINFO.
-fn wildcard_shards() -> [ArmedShard; 2] {
+pub(super) fn wildcard_shards() -> [ArmedShard; 2] {
     [
         armed_shard(),
         armed_shard_on(Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED))),
@@ -204,7 +234,7 @@ fn a_wake_completes_and_is_rearmed() {
 
 /// Creates a viewer session in the core and returns a signed check for it, which the core
 /// answers every time it receives it.
-fn session_check(armed: &mut ArmedShard) -> Vec<u8> {
+pub(super) fn session_check(armed: &mut ArmedShard) -> Vec<u8> {
     use shardcast_control::{
         Codec, CodecName, DtlsRole, MediaKind, MediaSection, Request, Response, Role,
         SessionRequest,
