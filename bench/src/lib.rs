@@ -4,6 +4,7 @@
 //! `now`, so the accounting and the peers are tested with simulated time.
 
 pub mod accounting;
+pub mod baseline;
 pub mod compare;
 pub mod driver;
 pub mod media;

@@ -1,6 +1,7 @@
 //! `shardcast-bench`: one real WHIP publisher and many real WHEP viewers against any
 //! server, then a table of what the viewers saw and what the server spent; `compare` does
-//! that for several servers and viewer counts and sets them side by side.
+//! that for several servers and viewer counts and sets them side by side; `baseline` sends
+//! the same fan-out through plain syscalls or glommio, without a server.
 
 mod cli;
 
@@ -33,11 +34,16 @@ enum Command {
                             failed."
     )]
     Compare(cli::CompareArgs),
+    /// No server: the engine's per-viewer work (header rewrite, SRTP) for a stream like the
+    /// publisher's, sent to N sockets on 127.0.0.1 through sendto, sendmmsg or glommio,
+    /// reporting the sender's CPU time per viewer-packet.
+    Baseline(cli::BaselineArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => cli::run(&args),
         Command::Compare(args) => cli::compare(&args),
+        Command::Baseline(args) => cli::baseline(&args),
     }
 }

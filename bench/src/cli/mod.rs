@@ -1,5 +1,6 @@
 //! The subcommands' flags and what each does with them; `main` only dispatches.
 
+mod baseline;
 mod compare;
 mod run;
 mod workload;
@@ -7,6 +8,7 @@ mod workload;
 use std::fmt::Display;
 use std::process::ExitCode;
 
+pub use baseline::{BaselineArgs, baseline};
 pub use compare::{CompareArgs, compare};
 pub use run::{RunArgs, run};
 pub use workload::WorkloadArgs;

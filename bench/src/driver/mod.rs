@@ -48,6 +48,8 @@ use joins::JoinOutcome;
 use progress::Progress;
 use publisher::{CONNECT_TIMEOUT, PublisherSetup};
 
+pub(crate) use window_cpu::this_thread_cpu_time;
+
 /// The video codec the publisher sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BenchCodec {

@@ -22,10 +22,12 @@ mod fanout_queue;
 mod fanout_tests;
 mod fanout_write;
 mod packet_pool;
-#[cfg(test)]
-mod sim_net;
-#[cfg(test)]
-mod sim_peer;
+#[cfg(any(test, feature = "bench-support"))]
+#[allow(clippy::unwrap_used, reason = "test scaffolding")]
+pub mod sim_net;
+#[cfg(any(test, feature = "bench-support"))]
+#[allow(clippy::unwrap_used, reason = "test scaffolding")]
+pub mod sim_peer;
 mod stats;
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,9 @@ mod error;
 mod lite;
 mod username;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "bench-support"))]
+#[allow(clippy::unwrap_used, reason = "test scaffolding")]
+#[cfg_attr(not(test), allow(dead_code, reason = "benches use only the requests"))]
 pub(crate) mod test_peer;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Shards, sessions and peers on a simulated network: datagrams and cross-shard messages
 //! are delivered in order, time advances in fixed steps, nothing touches the OS.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,8 @@ impl Net {
     /// Adds a peer through its shard's control request; returns its index and the answer.
     pub fn join(&mut self, role: Role, stream: &str, session: &str) -> (usize, SessionAnswer) {
         let index = self.peers.len();
-        let address = SocketAddr::from(([10, 0, 0, 1 + index as u8], 40_000));
+        // Counted up from 10.0.0.1, so more than 254 peers keep distinct addresses.
+        let address = SocketAddr::from((Ipv4Addr::from(0x0a00_0001 + index as u32), 40_000));
         let media = sections(&[("0", MediaKind::Audio), ("1", MediaKind::Video)]);
         let (mut peer, request) =
             SimPeer::new(address, role, stream, session, media, index as u8, self.now);
