@@ -34,6 +34,7 @@ impl Stack {
             bind: Some(loopback),
             advertise_ips: vec![loopback],
             control_dir: dir.clone(),
+            keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
         })
         .unwrap();
         let (address_tx, address_rx) = std::sync::mpsc::channel();

@@ -45,6 +45,7 @@ impl Net {
                 wall_clock: WallClock::new(now, Duration::from_secs(1_700_000_000)),
                 seed: 1,
                 probe_period: TimerProbe::DEFAULT_PERIOD,
+                keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
             },
             now,
         );

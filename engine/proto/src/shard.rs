@@ -21,6 +21,8 @@ mod fanout_queue;
 #[cfg(test)]
 mod fanout_tests;
 mod fanout_write;
+#[cfg(test)]
+mod keyframe_tests;
 mod packet_pool;
 #[cfg(any(test, feature = "bench-support"))]
 #[allow(clippy::unwrap_used, reason = "test scaffolding")]
@@ -77,6 +79,9 @@ pub struct ShardConfig {
     /// The period of the shard's timer probe ([`TimerProbe::DEFAULT_PERIOD`] unless a test
     /// or an experiment wants another).
     pub probe_period: Duration,
+    /// At most one keyframe request per stream reaches its publisher in this time, however
+    /// many viewers ask.
+    pub keyframe_interval: Duration,
 }
 
 /// A datagram to send.

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -44,6 +45,10 @@ pub struct EngineArgs {
     /// Directory of the control sockets [default: $XDG_RUNTIME_DIR/shardcast, else /tmp/shardcast-<uid>]
     #[arg(long)]
     pub control_dir: Option<PathBuf>,
+    /// Milliseconds between two keyframe requests to a publisher: requests from all viewers
+    /// of a stream in between are folded into one
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub keyframe_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -82,6 +87,7 @@ impl EngineArgs {
             bind: self.bind,
             advertise_ips: self.advertise_ips.clone(),
             control_dir: self.control_dir(),
+            keyframe_interval: Duration::from_millis(self.keyframe_interval_ms),
         }
     }
 
@@ -104,6 +110,10 @@ impl EngineArgs {
             args.extend(["--advertise-ip".into(), ip.to_string().into()]);
         }
         args.extend(["--control-dir".into(), self.control_dir().into_os_string()]);
+        args.extend([
+            "--keyframe-interval-ms".into(),
+            self.keyframe_interval_ms.to_string().into(),
+        ]);
         args
     }
 }
@@ -144,6 +154,8 @@ mod tests {
             "2001:db8::1",
             "--control-dir",
             "/run/x",
+            "--keyframe-interval-ms",
+            "500",
         ]);
         let Command::Engine(engine) = cli.command else {
             panic!("not the engine command");
@@ -155,6 +167,7 @@ mod tests {
         assert_eq!(config.bind, None);
         assert_eq!(config.advertise_ips.len(), 2);
         assert_eq!(config.control_dir, PathBuf::from("/run/x"));
+        assert_eq!(config.keyframe_interval, Duration::from_millis(500));
     }
 
     #[test]
@@ -165,6 +178,7 @@ mod tests {
         let config = engine.to_config();
         assert!(config.shards >= 1);
         assert_eq!(config.port_base, 50000);
+        assert_eq!(config.keyframe_interval, Duration::from_secs(1));
         assert!(config.cpus.is_empty() && config.advertise_ips.is_empty());
     }
 
@@ -202,6 +216,7 @@ mod tests {
         assert_eq!(received.bind, sent.bind);
         assert_eq!(received.advertise_ips, sent.advertise_ips);
         assert_eq!(received.control_dir, sent.control_dir);
+        assert_eq!(received.keyframe_interval, sent.keyframe_interval);
     }
 
     #[test]

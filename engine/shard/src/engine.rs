@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use shardcast_control::{EngineInfo, control_socket_path, encode, engine_info_path};
 use shardcast_proto::clock::WallClock;
@@ -42,6 +42,8 @@ pub struct EngineConfig {
     /// Addresses to advertise in candidates; empty means the interface addresses.
     pub advertise_ips: Vec<IpAddr>,
     pub control_dir: PathBuf,
+    /// At most one keyframe request per stream reaches its publisher in this time.
+    pub keyframe_interval: Duration,
 }
 
 /// A running engine. Dropping it stops it too.
@@ -123,6 +125,7 @@ impl Engine {
                     wall_clock,
                     seed: rand::random(),
                     probe_period: TimerProbe::DEFAULT_PERIOD,
+                    keyframe_interval: config.keyframe_interval,
                 },
                 socket,
                 links,

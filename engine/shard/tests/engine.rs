@@ -31,6 +31,7 @@ fn start(dir: &Path, shards: usize) -> Engine {
         bind: None,
         advertise_ips: vec![Ipv4Addr::LOCALHOST.into()],
         control_dir: dir.to_owned(),
+        keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
     })
     .unwrap()
 }

@@ -7,8 +7,9 @@ use shardcast_control::MediaSection;
 use crate::egress::ViewerEgress;
 use crate::ingress::{KeyframeThrottle, PublisherIngress};
 
-/// At most one keyframe request per interval reaches a publisher.
-pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+/// At most one keyframe request per interval reaches a publisher, unless the engine is
+/// configured otherwise.
+pub const DEFAULT_KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
 
 pub enum SessionMedia {
     Publisher(Box<PublisherMedia>),
@@ -29,14 +30,20 @@ pub struct ViewerMedia {
     pub egress: ViewerEgress,
     pub cname: String,
     /// While video waits for a keyframe, we ask again this often.
+    keyframe_interval: Duration,
     next_keyframe_request: Option<Instant>,
 }
 
 impl SessionMedia {
-    pub fn publisher(media: &[MediaSection], source: u64, local_ssrc: u32) -> Self {
+    pub fn publisher(
+        media: &[MediaSection],
+        source: u64,
+        local_ssrc: u32,
+        keyframe_interval: Duration,
+    ) -> Self {
         Self::Publisher(Box::new(PublisherMedia {
             ingress: PublisherIngress::new(media, source),
-            keyframes: KeyframeThrottle::new(KEYFRAME_REQUEST_INTERVAL),
+            keyframes: KeyframeThrottle::new(keyframe_interval),
             local_ssrc,
             fir_sequence: 0,
             keyframes_requested: 0,
@@ -49,10 +56,12 @@ impl SessionMedia {
         first_seq: u16,
         first_ts: u32,
         cname: String,
+        keyframe_interval: Duration,
     ) -> Self {
         Self::Viewer(ViewerMedia {
             egress: ViewerEgress::new(media, ssrcs, first_seq, first_ts),
             cname,
+            keyframe_interval,
             next_keyframe_request: None,
         })
     }
@@ -64,7 +73,7 @@ impl ViewerMedia {
         if self.next_keyframe_request.is_some_and(|at| now < at) {
             return false;
         }
-        self.next_keyframe_request = Some(now + KEYFRAME_REQUEST_INTERVAL);
+        self.next_keyframe_request = Some(now + self.keyframe_interval);
         true
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use shardcast_control::{Role, SessionRequest};
 use tracing::{debug, info};
 
-pub use media::SessionMedia;
+pub use media::{DEFAULT_KEYFRAME_INTERVAL, SessionMedia};
 
 use crate::clock::WallClock;
 use crate::demux::{DatagramKind, classify, is_rtcp};
@@ -107,6 +107,8 @@ pub struct SessionSetup<'a> {
     pub first_ts: u32,
     pub cname: String,
     pub wall_clock: WallClock,
+    /// The shortest time between two keyframe requests to a publisher.
+    pub keyframe_interval: Duration,
 }
 
 impl Session {
@@ -125,15 +127,19 @@ impl Session {
             now,
         )?;
         let media = match request.role {
-            Role::Publish => {
-                SessionMedia::publisher(&request.media, setup.source, setup.local_ssrc)
-            }
+            Role::Publish => SessionMedia::publisher(
+                &request.media,
+                setup.source,
+                setup.local_ssrc,
+                setup.keyframe_interval,
+            ),
             Role::Play => SessionMedia::viewer(
                 &request.media,
                 &setup.ssrcs,
                 setup.first_seq,
                 setup.first_ts,
                 setup.cname,
+                setup.keyframe_interval,
             ),
         };
         Ok(Self {

@@ -80,6 +80,7 @@ impl ShardCore {
             first_ts,
             cname: cname.clone(),
             wall_clock: self.config.wall_clock,
+            keyframe_interval: self.config.keyframe_interval,
         };
         let session = match Session::new(&request, setup, now) {
             Ok(session) => session,

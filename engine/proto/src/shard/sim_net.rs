@@ -44,6 +44,7 @@ impl Net {
                     wall_clock: WallClock::new(now, Duration::from_secs(1_700_000_000)),
                     seed: index as u64,
                     probe_period: TimerProbe::DEFAULT_PERIOD,
+                    keyframe_interval: crate::session::DEFAULT_KEYFRAME_INTERVAL,
                 };
                 ShardCore::new(config, now)
             })

@@ -38,6 +38,7 @@ pub(super) fn armed_shard_with(bind: Option<IpAddr>, recv_buffers: u16) -> Armed
         ),
         seed: 7,
         probe_period: shardcast_proto::timer::TimerProbe::DEFAULT_PERIOD,
+        keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
     };
     let waker = Arc::new(Waker::new().unwrap());
     let (_requests, control) = mpsc::channel();
