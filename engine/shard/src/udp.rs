@@ -53,11 +53,7 @@ impl UdpSocket {
         } else {
             set_option(&fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
         }
-        for option in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
-            if let Err(error) = set_option(&fd, libc::SOL_SOCKET, option, SOCKET_BUFFER_BYTES) {
-                tracing::debug!(%error, option, "cannot raise the socket buffer");
-            }
-        }
+        size_buffers(&fd);
         let (storage, length) = sockaddr_from(address);
         // SAFETY: `storage` holds a sockaddr of `length` bytes for this socket's family.
         let bound = unsafe { libc::bind(raw, (&raw const storage).cast(), length) };
@@ -91,6 +87,65 @@ impl UdpSocket {
 impl AsRawFd for UdpSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// Asks for `SOCKET_BUFFER_BYTES` each way: past net.core.{r,w}mem_max when the process may
+/// (CAP_NET_ADMIN), else up to it. The kernel caps a plain request without an error, so what
+/// was granted is read back and a shortfall logged: it costs drops under bursts.
+fn size_buffers(fd: &OwnedFd) {
+    let directions = [
+        (
+            libc::SO_RCVBUFFORCE,
+            libc::SO_RCVBUF,
+            "receive",
+            "net.core.rmem_max",
+        ),
+        (
+            libc::SO_SNDBUFFORCE,
+            libc::SO_SNDBUF,
+            "send",
+            "net.core.wmem_max",
+        ),
+    ];
+    for (forced, plain, direction, limit) in directions {
+        let asked = set_option(fd, libc::SOL_SOCKET, forced, SOCKET_BUFFER_BYTES)
+            .or_else(|_| set_option(fd, libc::SOL_SOCKET, plain, SOCKET_BUFFER_BYTES));
+        if let Err(error) = asked {
+            tracing::warn!(%error, direction, "cannot size the socket buffer");
+            continue;
+        }
+        // The kernel reports twice what it grants (the doubling covers its bookkeeping).
+        match get_option(fd, libc::SOL_SOCKET, plain) {
+            Ok(reported) if reported / 2 < SOCKET_BUFFER_BYTES => tracing::warn!(
+                direction,
+                granted = reported / 2,
+                asked = SOCKET_BUFFER_BYTES,
+                "socket buffer smaller than asked: raise {limit} (kernel-tuning/README.md)"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, direction, "cannot read the socket buffer size"),
+        }
+    }
+}
+
+fn get_option(fd: &OwnedFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut length = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `length` bytes into the live c_int.
+    let result = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&raw mut value).cast(),
+            &raw mut length,
+        )
+    };
+    if result == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -234,6 +289,27 @@ mod tests {
             assert_eq!(socket.destination_for(v4_peer), Some(map_v4(v4_peer)));
         } else {
             assert_eq!(socket.destination_for(v4_peer), Some(v4_peer));
+        }
+    }
+
+    #[test]
+    fn buffers_get_what_was_asked_up_to_the_cap_and_past_it_as_root() {
+        let socket = UdpSocket::bind(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), 0).unwrap();
+        for (option, limit) in [
+            (libc::SO_RCVBUF, "/proc/sys/net/core/rmem_max"),
+            (libc::SO_SNDBUF, "/proc/sys/net/core/wmem_max"),
+        ] {
+            let granted = get_option(&socket.fd, libc::SOL_SOCKET, option).unwrap() / 2;
+            let cap: libc::c_int = std::fs::read_to_string(limit)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            assert!(granted >= SOCKET_BUFFER_BYTES.min(cap), "{granted} < {cap}");
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } == 0 {
+                assert!(granted >= SOCKET_BUFFER_BYTES, "{granted} as root");
+            }
         }
     }
 
