@@ -23,7 +23,7 @@ struct PerShard {
     value: fn(&ShardStats) -> String,
 }
 
-const PER_SHARD: [PerShard; 23] = [
+const PER_SHARD: [PerShard; 26] = [
     PerShard {
         name: "shardcast_timer_probe_period_seconds",
         kind: "gauge",
@@ -136,6 +136,26 @@ const PER_SHARD: [PerShard; 23] = [
         kind: "counter",
         help: "Sends the kernel refused, or datagrams with an address the socket cannot use.",
         value: |s| s.runtime.send_errors.to_string(),
+    },
+    PerShard {
+        name: "shardcast_gso_sends_total",
+        kind: "counter",
+        help: "Sends that carried a run of datagrams for one peer, cut by the kernel (UDP GSO).",
+        value: |s| s.runtime.gso_sends.to_string(),
+    },
+    PerShard {
+        name: "shardcast_gso_segments_total",
+        kind: "counter",
+        help: "Datagrams carried by GSO sends (also counted in shardcast_datagrams_out_total). \
+               Divided by shardcast_gso_sends_total: datagrams per GSO send.",
+        value: |s| s.runtime.gso_segments.to_string(),
+    },
+    PerShard {
+        name: "shardcast_gso_fallbacks_total",
+        kind: "counter",
+        help: "GSO sends the kernel refused to segment. The first turns GSO off for the shard; \
+               each refused run is sent again one datagram at a time.",
+        value: |s| s.runtime.gso_fallbacks.to_string(),
     },
     PerShard {
         name: "shardcast_submit_syscalls_total",
@@ -313,6 +333,9 @@ mod tests {
                 receive_truncated: 4,
                 receive_errors: 1,
                 receive_buffers_exhausted: 2,
+                gso_sends: 100,
+                gso_segments: 640,
+                gso_fallbacks: 1,
                 ..RuntimeCounters::default()
             },
         }
@@ -356,6 +379,9 @@ mod tests {
             "shardcast_receive_drops_total{shard=\"1\",reason=\"truncated\"} 4",
             "shardcast_receive_drops_total{shard=\"1\",reason=\"error\"} 1",
             "shardcast_datagrams_in_total{shard=\"1\"} 0",
+            "shardcast_gso_sends_total{shard=\"1\"} 100",
+            "shardcast_gso_segments_total{shard=\"1\"} 640",
+            "shardcast_gso_fallbacks_total{shard=\"1\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -396,8 +422,8 @@ mod tests {
             }
         }
         // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
-        // figures; 8 core counters; 12 runtime counters and 2 receive drop reasons.
-        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 8 + 12 + 2));
+        // figures; 8 core counters; 15 runtime counters and 2 receive drop reasons.
+        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 8 + 15 + 2));
     }
 
     #[test]

@@ -245,6 +245,9 @@ async fn every_shard_is_scraped_into_one_exposition() {
         "# TYPE shardcast_sessions_created_total counter",
         "shardcast_datagrams_out_total{shard=\"1\"} 2000",
         "shardcast_submit_syscalls_total{shard=\"1\"} 20",
+        "shardcast_gso_sends_total{shard=\"1\"} 200",
+        "shardcast_gso_segments_total{shard=\"1\"} 1000",
+        "shardcast_gso_fallbacks_total{shard=\"0\"} 0",
         "shardcast_receive_drops_total{shard=\"1\",reason=\"truncated\"} 1",
         "shardcast_receive_drops_total{shard=\"0\",reason=\"truncated\"} 0",
     ] {

@@ -1,7 +1,7 @@
 //! The per-viewer work of the engine's fan-out, done with the engine's own code: egress
 //! rewrites the publisher's packet for the viewer (SSRC, payload type, sequence number,
 //! timestamp, extension IDs) into a scratch buffer, then the viewer's SRTP session encrypts it
-//! into the send buffer, as `Session::write_media` does.
+//! into the send buffer, as `Session::prepare_media` and `protect_prepared_onto` do.
 
 use std::net::SocketAddr;
 use std::time::Instant;

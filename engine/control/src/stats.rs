@@ -72,7 +72,7 @@ pub struct CoreCounters {
 pub struct RuntimeCounters {
     /// Datagrams received and handed to the protocol core.
     pub datagrams_in: u64,
-    /// Datagrams queued for sending.
+    /// Datagrams queued for sending, each datagram of a GSO run counted.
     pub datagrams_out: u64,
     /// Completions of the multishot receive: one per datagram, plus each termination.
     pub receive_completions: u64,
@@ -89,6 +89,13 @@ pub struct RuntimeCounters {
     pub send_sqes: u64,
     /// Sends the kernel refused, or datagrams dropped for an address this socket cannot use.
     pub send_errors: u64,
+    /// Sends of a run of datagrams for one peer, cut by the kernel (UDP GSO).
+    pub gso_sends: u64,
+    /// Datagrams those sends carried (also in `datagrams_out`).
+    pub gso_segments: u64,
+    /// GSO sends the kernel refused to segment; each turned GSO off for the shard and went
+    /// out again one datagram at a time.
+    pub gso_fallbacks: u64,
     /// io_uring_enter calls: every submit, with or without a wait.
     pub submit_syscalls: u64,
     /// SQEs the kernel took across all submits.
@@ -152,6 +159,9 @@ mod tests {
                 receive_errors: u64::MAX,
                 send_sqes: u64::MAX,
                 send_errors: u64::MAX,
+                gso_sends: u64::MAX,
+                gso_segments: u64::MAX,
+                gso_fallbacks: u64::MAX,
                 submit_syscalls: u64::MAX,
                 sqes_submitted: u64::MAX,
                 ring_full_drops: u64::MAX,

@@ -102,6 +102,11 @@ impl MediaPacket {
         self.data.get(self.layout.payload()).unwrap_or_default()
     }
 
+    /// The whole plain RTP packet's length, as the publisher sent it.
+    pub fn rtp_len(&self) -> usize {
+        self.data.len()
+    }
+
     /// The forwarded header extensions: kind and value.
     pub fn extensions(&self) -> impl Iterator<Item = (ExtensionKind, &[u8])> {
         let layout = &self.layout;

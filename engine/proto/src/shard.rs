@@ -4,20 +4,23 @@
 //! datagrams in through [`ShardCore::handle_receive`], control requests through
 //! [`ShardCore::handle_control`], messages from other shards through
 //! [`ShardCore::handle_message`], and the clock through [`ShardCore::handle_timeout`].
-//! It then drains [`ShardCore::poll_transmit_into`] (datagrams to send, written into the
-//! runtime's buffers), [`ShardCore::poll_message`] (messages for other shards) and sleeps no
+//! It then drains [`ShardCore::poll_transmit_run_into`] (runs of datagrams for one UDP GSO
+//! send, written into the runtime's buffers) or [`ShardCore::poll_transmit_into`] (one
+//! datagram at a time), [`ShardCore::poll_message`] (messages for other shards) and sleeps no
 //! later than [`ShardCore::poll_timeout`].
 //!
 //! Media for local viewers is written lazily: a received packet only queues a fan-out job,
-//! and each `poll_transmit_into` encrypts it for one viewer. The runtime decides how many
-//! datagrams it takes per turn, so one packet for a thousand viewers never holds up the
-//! shard's timers.
+//! and each poll encrypts queued packets for one viewer: the packets of one frame, as a run,
+//! when the runtime can send runs. The runtime decides how many datagrams it takes per turn,
+//! so one packet for a thousand viewers never holds up the shard's timers.
 
 #[cfg(test)]
 mod allocation_tests;
 mod control;
 mod fanout;
 mod fanout_queue;
+#[cfg(test)]
+mod fanout_run_tests;
 #[cfg(test)]
 mod fanout_tests;
 mod fanout_write;
@@ -50,6 +53,7 @@ use crate::router::{SessionKey, ShardMessage, StreamTable};
 use crate::session::Session;
 use crate::timer::{DeadlineTable, TimerLateness, TimerProbe};
 use fanout_queue::FanoutQueue;
+use fanout_write::Leftover;
 use packet_pool::PacketPool;
 
 /// Media packets waiting for local viewers, at most. Room for a couple of large keyframes
@@ -96,12 +100,33 @@ pub struct Transmit {
     pub contents: Vec<u8>,
 }
 
-/// Where a datagram written by [`ShardCore::poll_transmit_into`] goes.
+/// Where a datagram, or a run of them, written by [`ShardCore::poll_transmit_run_into`] goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransmitMeta {
     pub destination: SocketAddr,
     /// The local address to send from, as in [`Transmit::source`].
     pub source: Option<IpAddr>,
+    /// `None`: the buffer is one datagram. `Some(size)`: it is several, back to back, every
+    /// one but the last exactly `size` bytes and the last at most that: what one send with
+    /// UDP_SEGMENT set to `size` cuts it into.
+    pub segment_size: Option<u16>,
+}
+
+/// How much one run may hold: the runtime's send buffer and what its kernel accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Datagrams in the run, at most (at least one is always written).
+    pub segments: usize,
+    /// Bytes in the run, at most, unless its first datagram alone is longer.
+    pub bytes: usize,
+}
+
+impl RunLimits {
+    /// One datagram per poll.
+    pub const SINGLE: Self = Self {
+        segments: 1,
+        bytes: usize::MAX,
+    };
 }
 
 /// What the shard counted (the runtime exposes these).
@@ -135,11 +160,13 @@ pub struct ShardCore {
     /// Control-plane datagrams (STUN, DTLS, RTCP): few, sent before media.
     transmits: VecDeque<Transmit>,
     fanout: FanoutQueue,
+    /// A viewer's packet that did not fit the run it was written for; it goes out next.
+    leftover: Leftover,
     packets: PacketPool,
     messages: VecDeque<(usize, ShardMessage)>,
     counters: ShardCounters,
-    /// The `now` of the latest `handle_*` call: media written by `poll_transmit_into` is
-    /// stamped with it, since polling carries no time of its own.
+    /// The `now` of the latest `handle_*` call: media written by a poll is stamped with it,
+    /// since polling carries no time of its own.
     now: Instant,
 }
 
@@ -162,6 +189,7 @@ impl ShardCore {
             next_source: 0,
             transmits: VecDeque::new(),
             fanout: FanoutQueue::new(FANOUT_QUEUE_JOBS),
+            leftover: Leftover::default(),
             packets: PacketPool::new(RECYCLED_PACKETS),
             messages: VecDeque::new(),
             counters: ShardCounters::default(),
@@ -255,21 +283,38 @@ impl ShardCore {
     /// Control datagrams come first, then media in the order the packets arrived, one viewer
     /// per call.
     pub fn poll_transmit_into(&mut self, out: &mut Vec<u8>) -> Option<TransmitMeta> {
+        self.poll_transmit_run_into(out, RunLimits::SINGLE)
+    }
+
+    /// The next datagram, or run of datagrams for one destination, written into `out`
+    /// (cleared first; its capacity is reused) within `limits`. A packet left over from the
+    /// previous run comes first, then control datagrams (STUN, DTLS, RTCP), one per call,
+    /// then media: the packets queued for the next viewer, as one run while they fit the
+    /// run's rule (see [`TransmitMeta::segment_size`]).
+    pub fn poll_transmit_run_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        limits: RunLimits,
+    ) -> Option<TransmitMeta> {
+        out.clear();
+        if let Some(meta) = self.leftover.take_into(out) {
+            return Some(meta);
+        }
         if let Some(transmit) = self.transmits.pop_front() {
-            out.clear();
             out.extend_from_slice(&transmit.contents);
             return Some(TransmitMeta {
                 destination: transmit.destination,
                 source: transmit.source,
+                segment_size: None,
             });
         }
-        self.write_next_fanout(out)
+        self.write_fanout_run(out, limits)
     }
 
-    /// True when `poll_transmit_into` may have more to give: the runtime should come back
-    /// without sleeping.
+    /// True when a poll may have more to give: the runtime should come back without
+    /// sleeping.
     pub fn has_pending_transmits(&self) -> bool {
-        !self.transmits.is_empty() || !self.fanout.is_empty()
+        self.leftover.is_pending() || !self.transmits.is_empty() || !self.fanout.is_empty()
     }
 
     /// The next message for another shard: (destination shard, message).

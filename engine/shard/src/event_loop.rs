@@ -3,10 +3,15 @@
 //! Each turn: read the clock, take a bounded batch of completions (datagrams go to the core
 //! as they come), take messages from other shards and control requests, read the clock again
 //! and fire the core's timers if due, let the core write a bounded batch of datagrams straight
-//! into free send slots and push messages on the rings, then submit once and sleep no later
-//! than the core's next deadline, or not at all while work is left over. The bound on each
-//! batch is what keeps a flood, or one packet fanned out to thousands of viewers, from
-//! delaying timers.
+//! into free send slots (a viewer's packets of one frame as one UDP GSO run where the kernel
+//! allows it, see `gso`) and push messages on the rings, then submit once and sleep no later
+//! than the core's next deadline, or not at all while work is left over.
+//!
+//! The batches are bounded by time as well as by count: each stops once it has taken
+//! [`BATCH_TIME`], or when the core's next deadline has come, the clock being read every
+//! [`CLOCK_CHECK_EVERY`] completions or datagrams. That is what keeps a flood, or one packet
+//! fanned out to thousands of viewers, from delaying timers: a turn lasts about a millisecond,
+//! however costly each datagram is, and one that finds a deadline come ends at once.
 
 use std::io;
 use std::sync::Arc;
@@ -17,10 +22,11 @@ use std::time::{Duration, Instant};
 use io_uring::IoUring;
 use shardcast_control::Response;
 use shardcast_proto::router::ShardMessage;
-use shardcast_proto::shard::ShardCore;
+use shardcast_proto::shard::{RunLimits, ShardCore};
 
 use crate::control_socket::ControlRequest;
 use crate::counters::{Counter, ShardCounters};
+use crate::gso;
 use crate::io_slots::{SEND_BUFFER_BYTES, SendSlots};
 use crate::mesh::ShardLinks;
 use crate::pktinfo::SourceAddress;
@@ -37,18 +43,26 @@ const SUBMISSION_ENTRIES: u32 = 1024;
 /// the completion queue (twice the submission queue), so it never overflows.
 const RECV_BUFFERS: u16 = 512;
 const _: () = assert!(SEND_SLOTS + RECV_BUFFERS as usize + 2 <= 2 * SUBMISSION_ENTRIES as usize);
-/// Completions handled per turn; the timer is checked between turns.
+/// Completions handled per turn, at most; the timer is checked between turns.
 const COMPLETIONS_PER_TURN: usize = 256;
+/// How long a turn may spend on each of its two batches: completions (a media packet in costs
+/// its decryption and a fan-out job, ~1-2 us) and datagrams out (~2.5 us each), unless the
+/// core's next deadline comes first. Two of them, and a submit, keep a turn near 1 ms.
+const BATCH_TIME: Duration = Duration::from_micros(500);
+/// Completions or datagrams between two readings of the clock in a batch: the clock costs
+/// ~25 ns, 32 datagrams ~80 us, so a batch overruns its time by that much at most.
+const CLOCK_CHECK_EVERY: usize = 32;
 /// Messages taken from each other shard per turn.
 const MESSAGES_PER_TURN: usize = 256;
 /// Send slots, each owning its buffer for the life of the shard: the most sends in flight.
 /// Kept well under the completion queue size (twice the submission queue) so completions never
 /// overflow; further datagrams wait in the core.
 const SEND_SLOTS: usize = 1024;
-/// Datagrams the core writes per turn. Media costs ~2.5 us per viewer-packet (header rewrite
-/// and SRTP), so a turn's sends take ~1.3 ms and timers are checked within ~2 ms however many
-/// viewers a packet goes to. With at most a receive and a wake re-armed besides, a turn's
-/// SQEs fit the submission queue.
+/// Datagrams the core writes per turn, at most: a backstop behind `BATCH_TIME`, which
+/// normally ends the batch first (media costs ~2.5 us per viewer-packet for header rewrite and
+/// SRTP, and up to ~6 us with the kernel's share of single sends). A run counts as the
+/// datagrams it holds, and each is at least one, so with at most a receive and a wake re-armed
+/// besides, a turn's SQEs fit the submission queue.
 const DATAGRAMS_PER_TURN: usize = 512;
 const STATS_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -68,6 +82,9 @@ pub struct ShardLoop {
 pub struct ArmedShard {
     shard: ShardLoop,
     uring: Uring,
+    /// How long each batch of a turn may take ([`BATCH_TIME`]; tests of the count bounds
+    /// lift it).
+    batch_time: Duration,
 }
 
 impl ShardLoop {
@@ -84,10 +101,18 @@ impl ShardLoop {
             .build(SUBMISSION_ENTRIES)
             .or_else(|_| IoUring::new(SUBMISSION_ENTRIES))?;
         let recv = RecvRing::register(&ring.submitter(), recv_buffers)?;
+        let gso = gso::supported(&self.socket);
+        tracing::debug!(shard = self.index, gso, "UDP GSO probed");
+        let send_buffer_bytes = if gso {
+            gso::RUN_BYTES
+        } else {
+            SEND_BUFFER_BYTES
+        };
         let mut uring = Uring {
             ring,
             recv,
-            sends: SendSlots::new(SEND_SLOTS, SEND_BUFFER_BYTES),
+            sends: SendSlots::new(SEND_SLOTS, send_buffer_bytes),
+            gso,
             wake_buffer: Box::new(0),
             completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
             counters: Arc::clone(&self.counters),
@@ -96,7 +121,11 @@ impl ShardLoop {
         uring.arm_recv(&self.socket)?;
         uring.arm_wake(&self.waker)?;
         uring.submit()?;
-        Ok(ArmedShard { shard: self, uring })
+        Ok(ArmedShard {
+            shard: self,
+            uring,
+            batch_time: BATCH_TIME,
+        })
     }
 }
 
@@ -132,8 +161,29 @@ impl ArmedShard {
         Ok(())
     }
 
-    /// Handles up to one turn's completions; returns true when more are already waiting.
+    /// Handles up to one turn's completions, which began at `now`: until none are left, or
+    /// `COMPLETIONS_PER_TURN` or the batch's time are used up, or the core's next deadline
+    /// comes. Returns true when more are already waiting.
     fn handle_completions(&mut self, now: Instant) -> io::Result<bool> {
+        let stop = self.batch_end(now);
+        let mut now = now;
+        let mut handled = 0;
+        loop {
+            let more = self.handle_completion_chunk(now)?;
+            handled += CLOCK_CHECK_EVERY;
+            if !more {
+                return Ok(false);
+            }
+            now = Instant::now();
+            if handled >= COMPLETIONS_PER_TURN || now >= stop {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Handles up to `CLOCK_CHECK_EVERY` completions, with the clock at `now`; returns true
+    /// when more are already waiting.
+    fn handle_completion_chunk(&mut self, now: Instant) -> io::Result<bool> {
         let uring = &mut self.uring;
         let shard = &mut self.shard;
         uring.completions.clear();
@@ -141,10 +191,10 @@ impl ArmedShard {
         uring.completions.extend(
             queue
                 .by_ref()
-                .take(COMPLETIONS_PER_TURN)
+                .take(CLOCK_CHECK_EVERY)
                 .map(|entry| (entry.user_data(), entry.result(), entry.flags())),
         );
-        let backlog = !queue.is_empty();
+        let more = !queue.is_empty();
         drop(queue);
 
         for index in 0..uring.completions.len() {
@@ -162,18 +212,22 @@ impl ArmedShard {
                         core.handle_receive(now, source, local, datagram);
                     })?;
                 }
-                KIND_SEND => {
-                    uring.sends.finish(slot);
-                    if result < 0 {
-                        shard.counters.add(Counter::SendErrors, 1);
-                        tracing::trace!(error = %io::Error::from_raw_os_error(-result), "send failed");
-                    }
-                }
+                KIND_SEND => uring.complete_send(&shard.socket, slot, result)?,
                 KIND_WAKE => uring.arm_wake(&shard.waker)?,
                 _ => tracing::error!(user_data, "completion of an unknown operation"),
             }
         }
-        Ok(backlog)
+        Ok(more)
+    }
+
+    /// When a batch that starts at `start` must stop: when its time is up, or at the core's
+    /// next deadline if that comes first.
+    fn batch_end(&mut self, start: Instant) -> Instant {
+        let end = start + self.batch_time;
+        self.shard
+            .core
+            .poll_timeout()
+            .map_or(end, |due| due.min(end))
     }
 
     fn handle_messages(&mut self, now: Instant) {
@@ -223,24 +277,44 @@ impl ArmedShard {
         }
     }
 
-    /// Lets the core write up to a turn's datagrams into free send slots and queues their
-    /// sends. Returns true when the turn's bound, not the core, ended it: the loop should come
-    /// back without sleeping. When every slot is in flight the rest waits in the core, and the
-    /// loop sleeps until sends complete.
+    /// Lets the core write up to a turn's datagrams into free send slots, as runs when GSO is
+    /// on, and queues their sends, until `DATAGRAMS_PER_TURN` or the batch's time are used up
+    /// or the core's next deadline comes. Returns true when such a bound, not the core, ended
+    /// it: the loop should come back without sleeping. When every slot is in flight the rest
+    /// waits in the core, and the loop sleeps until sends complete.
     fn flush_transmits(&mut self) -> io::Result<bool> {
+        let stop = self.batch_end(Instant::now());
+        let limits = if self.uring.gso {
+            gso::RUN_LIMITS
+        } else {
+            RunLimits::SINGLE
+        };
         let shard = &mut self.shard;
         let mut written = 0;
+        let mut next_clock_check = CLOCK_CHECK_EVERY;
         let mut sent = 0;
-        while written < DATAGRAMS_PER_TURN {
+        let bounded = loop {
+            if written >= DATAGRAMS_PER_TURN {
+                break true;
+            }
+            if written >= next_clock_check {
+                next_clock_check = written + CLOCK_CHECK_EVERY;
+                if Instant::now() >= stop {
+                    break true;
+                }
+            }
             let Some(mut vacant) = self.uring.sends.vacant() else {
-                break;
+                break false;
             };
-            let Some(meta) = shard.core.poll_transmit_into(vacant.buffer()) else {
-                break;
+            let Some(meta) = shard.core.poll_transmit_run_into(vacant.buffer(), limits) else {
+                break false;
             };
-            written += 1;
+            let segments = meta.segment_size.map_or(1, |size| {
+                vacant.buffer().len().div_ceil(usize::from(size.max(1)))
+            }) as u64;
+            written += segments as usize;
             let Some(destination) = shard.socket.destination_for(meta.destination) else {
-                shard.counters.add(Counter::SendErrors, 1);
+                shard.counters.add(Counter::SendErrors, segments);
                 continue;
             };
             // From the wrong address the peer would discard it, so a source that cannot be
@@ -249,18 +323,22 @@ impl ArmedShard {
                 Some(ip) => match SourceAddress::for_destination(destination, ip) {
                     Some(source) => Some(source),
                     None => {
-                        shard.counters.add(Counter::SendErrors, 1);
+                        shard.counters.add(Counter::SendErrors, segments);
                         continue;
                     }
                 },
                 None => None,
             };
-            let started = vacant.start(destination, source);
+            let started = vacant.start(destination, source, meta.segment_size);
             self.uring.push_send(&shard.socket, started)?;
-            sent += 1;
-        }
+            sent += segments;
+            if meta.segment_size.is_some() {
+                shard.counters.add(Counter::GsoSends, 1);
+                shard.counters.add(Counter::GsoSegments, segments);
+            }
+        };
         shard.counters.add(Counter::DatagramsOut, sent);
-        Ok(written == DATAGRAMS_PER_TURN && shard.core.has_pending_transmits())
+        Ok(bounded && shard.core.has_pending_transmits())
     }
 
     fn log_counters(&self) {
@@ -274,6 +352,10 @@ impl ArmedShard {
 }
 
 #[cfg(test)]
+mod gso_tests;
+#[cfg(test)]
 mod receive_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod turn_tests;

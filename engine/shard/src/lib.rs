@@ -3,7 +3,8 @@
 //!
 //! In the order a packet meets them: [`udp`] (the socket), [`recv_ring`] (the buffers io_uring
 //! receives into) with [`pktinfo`] (which local address), [`event_loop`] (one shard's loop
-//! around its `ShardCore`), [`io_slots`] (the memory io_uring sends from),
+//! around its `ShardCore`), [`io_slots`] (the memory io_uring sends from) with [`gso`] (a
+//! viewer's packets of one frame as one send),
 //! [`mesh`] over [`ring`] and [`wake`] (what shards hand each other), [`control_socket`]
 //! (signaling's requests), and [`engine`] which starts all of it.
 
@@ -13,6 +14,7 @@ pub mod control_socket;
 pub mod counters;
 pub mod engine;
 pub mod event_loop;
+pub mod gso;
 pub mod io_slots;
 pub mod mesh;
 pub mod pktinfo;

@@ -6,12 +6,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Room for one IPV6_PKTINFO and one IP_PKTINFO message: everything a receive can carry with
-/// the options `udp` sets, and more than the one message a send attaches.
-const CONTROL_BYTES: usize =
+/// the options `udp` sets, and what a send attaches (its source, and a UDP_SEGMENT for a run).
+pub const CONTROL_BYTES: usize =
     control_space(size_of::<libc::in6_pktinfo>()) + control_space(size_of::<libc::in_pktinfo>());
 
 /// CMSG_SPACE: the bytes one control message with a `payload`-byte body takes, padding included.
-const fn control_space(payload: usize) -> usize {
+pub const fn control_space(payload: usize) -> usize {
     // SAFETY: CMSG_SPACE is arithmetic on its argument; it touches no memory.
     unsafe { libc::CMSG_SPACE(payload as libc::c_uint) as usize }
 }
@@ -112,7 +112,7 @@ impl ControlBuffer {
         header.msg_control = std::ptr::null_mut();
         header.msg_controllen = 0;
         match source {
-            Some(SourceAddress::V4(ip)) => self.attach(
+            Some(SourceAddress::V4(ip)) => self.push(
                 header,
                 libc::IPPROTO_IP,
                 libc::IP_PKTINFO,
@@ -124,7 +124,7 @@ impl ControlBuffer {
                     ipi_addr: libc::in_addr { s_addr: 0 },
                 },
             ),
-            Some(SourceAddress::V6(ip)) => self.attach(
+            Some(SourceAddress::V6(ip)) => self.push(
                 header,
                 libc::IPPROTO_IPV6,
                 libc::IPV6_PKTINFO,
@@ -139,24 +139,35 @@ impl ControlBuffer {
         }
     }
 
-    /// Makes `body` the msghdr's only control message, at the start of this buffer.
-    fn attach<T>(
+    /// Adds `body` as one more control message of `header`, in this buffer after the ones
+    /// `header` already carries from it. A send carries its source and at most one small
+    /// message besides (`gso` asserts that this fits); a message that would not fit is not
+    /// written.
+    pub fn push<T>(
         &mut self,
         header: &mut libc::msghdr,
         level: libc::c_int,
         kind: libc::c_int,
         body: T,
     ) {
-        const { assert!(size_of::<T>() <= size_of::<libc::in6_pktinfo>()) };
-        self.bytes = [0; CONTROL_BYTES];
-        header.msg_control = (&raw mut *self).cast();
-        header.msg_controllen = control_space(size_of::<T>()) as _;
-        // SAFETY: msg_control points at this zeroed buffer, aligned for cmsghdr, and
-        // msg_controllen (no more than CONTROL_BYTES, by the assertion above) leaves room for a
-        // header, so CMSG_FIRSTHDR returns the buffer's start.
-        let message = unsafe { libc::CMSG_FIRSTHDR(&raw const *header) };
-        // SAFETY: `message` is the aligned start of the buffer, which has room for the header
-        // and, after it, a `T`-sized body (CMSG_SPACE of it); the body may be unaligned.
+        let start: *mut Self = self;
+        let offset = if header.msg_control == start.cast() {
+            header.msg_controllen
+        } else {
+            0
+        };
+        let space = control_space(size_of::<T>());
+        let Some(room) = self.bytes.get_mut(offset..offset + space) else {
+            return;
+        };
+        room.fill(0);
+        let message = room.as_mut_ptr().cast::<libc::cmsghdr>();
+        header.msg_control = start.cast();
+        header.msg_controllen = offset + space;
+        // SAFETY: `message` starts `offset` bytes into this buffer, which is aligned for
+        // cmsghdr, and `offset` is a sum of CMSG_SPACE values, which keep that alignment;
+        // `room` holds the header and, after it, a `T`-sized body (CMSG_SPACE of it), which
+        // may be unaligned.
         unsafe {
             (*message).cmsg_len = control_len(size_of::<T>()) as _;
             (*message).cmsg_level = level;

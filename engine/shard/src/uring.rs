@@ -9,6 +9,7 @@ use std::time::Instant;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use crate::counters::{Counter, ShardCounters};
+use crate::gso;
 use crate::io_slots::{SendSlots, StartedSend};
 use crate::recv_ring::{Received, RecvRing, Unreceivable};
 use crate::udp::UdpSocket;
@@ -35,6 +36,9 @@ pub struct Uring {
     pub ring: IoUring,
     pub recv: RecvRing,
     pub sends: SendSlots,
+    /// Whether sends may carry runs (UDP GSO): the startup probe's answer, until the kernel
+    /// refuses one.
+    pub gso: bool,
     pub wake_buffer: Box<u64>,
     pub completions: Vec<Completion>,
     pub counters: Arc<ShardCounters>,
@@ -103,6 +107,36 @@ impl Uring {
             self.arm_recv(socket)?;
         }
         Ok(())
+    }
+
+    /// Handles the completion of slot `slot`'s send, with its `result`: frees the slot, or
+    /// queues the next datagram of a run being sent again one at a time. A run the kernel
+    /// would not segment turns GSO off and is sent again that way: nothing is lost.
+    pub fn complete_send(
+        &mut self,
+        socket: &UdpSocket,
+        slot: usize,
+        result: i32,
+    ) -> io::Result<()> {
+        let next = if result < 0 && gso::is_refusal(-result) && self.sends.is_run(slot) {
+            self.counters.add(Counter::GsoFallbacks, 1);
+            if self.gso {
+                let error = io::Error::from_raw_os_error(-result);
+                tracing::warn!(%error, "the kernel refused a GSO send: sending datagrams one at a time from now on");
+                self.gso = false;
+            }
+            self.sends.resend_singly(slot)
+        } else {
+            if result < 0 {
+                self.counters.add(Counter::SendErrors, 1);
+                tracing::trace!(error = %io::Error::from_raw_os_error(-result), "send failed");
+            }
+            self.sends.finish(slot)
+        };
+        match next {
+            Some(send) => self.push_send(socket, send),
+            None => Ok(()),
+        }
     }
 
     pub fn arm_wake(&mut self, waker: &Waker) -> io::Result<()> {

@@ -165,6 +165,8 @@ fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
         runtime: RuntimeCounters {
             datagrams_out: 1_000 * (shard as u64 + 1),
             submit_syscalls: 10 * (shard as u64 + 1),
+            gso_sends: 100 * (shard as u64 + 1),
+            gso_segments: 500 * (shard as u64 + 1),
             receive_truncated: shard as u64,
             ..RuntimeCounters::default()
         },

@@ -2,8 +2,9 @@
 //!
 //! Input arrives through `handle_receive` (one datagram, already known to be this
 //! session's) and `handle_timeout`; the session answers through `poll_transmit` and
-//! reports what the shard must act on through `poll_event`. A viewer's media goes out through
-//! `write_media`, straight into the caller's buffer, when the shard's fan-out gets to it.
+//! reports what the shard must act on through `poll_event`. A viewer's media goes out when the
+//! shard's fan-out gets to it: `prepare_media` rewrites it and says how long it will be, then
+//! `protect_prepared_onto` encrypts it straight onto the end of the caller's buffer.
 
 mod feedback;
 mod media;
@@ -18,6 +19,7 @@ use shardcast_control::{Role, SessionRequest};
 use tracing::{debug, info};
 
 pub use media::{DEFAULT_KEYFRAME_INTERVAL, SessionMedia};
+pub use rtp::PreparedMedia;
 
 use crate::clock::WallClock;
 use crate::demux::{DatagramKind, classify, is_rtcp};

@@ -9,6 +9,15 @@ use crate::egress::EgressOutcome;
 use crate::media::MediaPacket;
 use crate::shard::TransmitMeta;
 
+/// A viewer's copy of a media packet, rewritten and waiting in its session to be encrypted.
+#[derive(Debug, Clone, Copy)]
+pub struct PreparedMedia {
+    pub meta: TransmitMeta,
+    /// Its length once encrypted.
+    pub len: usize,
+    plain_len: usize,
+}
+
 impl Session {
     pub(super) fn handle_srtp(&mut self, now: Instant, datagram: &[u8], plain: &mut Vec<u8>) {
         let Some(srtp) = self.srtp.as_mut() else {
@@ -32,17 +41,14 @@ impl Session {
         }
     }
 
-    /// Writes this viewer's copy of `packet` into `out` as one SRTP datagram and says where it
-    /// goes; `None` (and `out` meaningless) when the viewer takes nothing this time: not
-    /// connected yet, waiting for a keyframe, or a packet it has no use for.
-    pub fn write_media(
-        &mut self,
-        now: Instant,
-        packet: &MediaPacket,
-        out: &mut Vec<u8>,
-    ) -> Option<TransmitMeta> {
+    /// Rewrites `packet` for this viewer, into the session's own buffer, and says where it
+    /// goes and how long it will be once encrypted, so the caller can choose where to put it
+    /// before [`Self::protect_prepared_onto`] encrypts it. `None` when the viewer takes
+    /// nothing this time: not connected yet, waiting for a keyframe, or a packet it has no
+    /// use for.
+    pub fn prepare_media(&mut self, now: Instant, packet: &MediaPacket) -> Option<PreparedMedia> {
         let (Some(destination), Some(srtp), SessionMedia::Viewer(viewer)) =
-            (self.ice.selected(), self.srtp.as_mut(), &mut self.media)
+            (self.ice.selected(), self.srtp.as_ref(), &mut self.media)
         else {
             return None;
         };
@@ -50,16 +56,15 @@ impl Session {
             return None;
         }
         match viewer.egress.write(now, packet, &mut self.plaintext) {
-            EgressOutcome::Written(len) => {
-                if srtp.protect_rtp(&self.plaintext[..len], out).is_err() {
-                    self.drops.srtp += 1;
-                    return None;
-                }
-                Some(TransmitMeta {
+            EgressOutcome::Written(plain_len) => Some(PreparedMedia {
+                meta: TransmitMeta {
                     destination,
                     source: self.local_for(destination),
-                })
-            }
+                    segment_size: None,
+                },
+                len: plain_len + srtp.profile().rtp_overhead(),
+                plain_len,
+            }),
             EgressOutcome::AwaitingKeyframe => {
                 if viewer.keyframe_due(now) {
                     self.events.push_back(SessionEvent::KeyframeRequest);
@@ -71,5 +76,20 @@ impl Session {
                 None
             }
         }
+    }
+
+    /// Encrypts the packet `prepared` by the latest [`Self::prepare_media`] onto the end of
+    /// `out`, after what it holds. False, and `out` as it was, when SRTP refuses it.
+    pub fn protect_prepared_onto(&mut self, prepared: &PreparedMedia, out: &mut Vec<u8>) -> bool {
+        let (Some(srtp), Some(plain)) =
+            (self.srtp.as_mut(), self.plaintext.get(..prepared.plain_len))
+        else {
+            return false;
+        };
+        if srtp.protect_rtp_onto(plain, out).is_err() {
+            self.drops.srtp += 1;
+            return false;
+        }
+        true
     }
 }

@@ -3,7 +3,8 @@
 //! A packet is not encrypted for every viewer when it arrives: that would make one received
 //! packet cost a thousand encryptions before the shard could look at its timers again.
 //! Instead each packet becomes a job with a cursor into its stream's viewer list, and the
-//! runtime advances the cursor one datagram at a time as it has send buffers to fill.
+//! runtime advances the cursors as it has send buffers to fill: one datagram at a time, or
+//! several jobs' cursors together when their packets go to one viewer as a run.
 //! The queue is bounded: a shard that cannot keep up drops its oldest packets rather than
 //! growing without limit.
 
@@ -62,8 +63,13 @@ impl FanoutQueue {
     }
 
     /// The job to work on next.
-    pub fn front_mut(&mut self) -> Option<&mut FanoutJob> {
-        self.jobs.front_mut()
+    pub fn front(&self) -> Option<&FanoutJob> {
+        self.jobs.front()
+    }
+
+    /// The job `index` places behind the front (0 is the front).
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut FanoutJob> {
+        self.jobs.get_mut(index)
     }
 
     pub fn pop_front(&mut self) -> Option<FanoutJob> {

@@ -10,7 +10,7 @@ use super::sim_peer::SimPeer;
 
 /// One shard with a publisher (peer 0) and `viewers` connected viewers of stream "s", all of
 /// whom already have a keyframe (sequence number 0).
-fn watched_shard(viewers: usize) -> (Net, Vec<(usize, SessionAnswer)>) {
+pub(super) fn watched_shard(viewers: usize) -> (Net, Vec<(usize, SessionAnswer)>) {
     let mut net = Net::new(1);
     net.join(Role::Publish, "s", "publisher");
     let viewers: Vec<_> = (0..viewers)
@@ -33,7 +33,7 @@ fn deliver_media(net: &mut Net, count: u64) {
     }
 }
 
-fn delete(net: &mut Net, session: &str) {
+pub(super) fn delete(net: &mut Net, session: &str) {
     let request = Request::DeleteSession {
         session: session.into(),
     };

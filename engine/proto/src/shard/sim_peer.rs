@@ -199,8 +199,18 @@ impl SimPeer {
 
     /// Encrypts an RTP packet for the engine.
     pub fn send_rtp(&mut self, header: &RtpHeader, mid: &str, payload: &[u8]) -> Vec<u8> {
+        self.send_rtp_with_extensions(header, &[(4, mid.as_bytes())], payload)
+    }
+
+    /// Encrypts an RTP packet with these header extensions (id, value) for the engine.
+    pub fn send_rtp_with_extensions(
+        &mut self,
+        header: &RtpHeader,
+        extensions: &[(u8, &[u8])],
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut plain = [0u8; 1500];
-        let len = write_rtp(&mut plain, header, &[(4, mid.as_bytes())], payload).unwrap();
+        let len = write_rtp(&mut plain, header, extensions, payload).unwrap();
         let mut out = Vec::new();
         self.srtp
             .as_mut()

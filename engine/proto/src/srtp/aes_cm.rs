@@ -51,17 +51,22 @@ impl AesCmHmac {
         })
     }
 
-    /// Encrypts the payload after `header_len` and appends the tag over header, payload and ROC.
+    /// Encrypts the payload of the packet at `buffer[start..]` (after its `header_len`-byte
+    /// header) and appends the tag over header, payload and ROC.
     pub(super) fn seal_rtp(
         &self,
-        packet: &mut Vec<u8>,
+        buffer: &mut Vec<u8>,
+        start: usize,
         header_len: usize,
         ssrc: u32,
         index: u64,
     ) -> Result<(), SrtpError> {
+        let packet = buffer
+            .get_mut(start..)
+            .ok_or(SrtpError::Malformed("packet starts past the buffer"))?;
         self.apply_keystream(ssrc, index, &mut packet[header_len..])?;
         let tag = self.tag(packet, &rollover_counter(index));
-        packet.extend_from_slice(&tag);
+        buffer.extend_from_slice(&tag);
         Ok(())
     }
 

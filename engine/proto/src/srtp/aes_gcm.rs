@@ -57,21 +57,25 @@ impl AesGcm {
         })
     }
 
-    /// Encrypts the payload after `header_len`, authenticating the header with it, and appends
-    /// the tag (RFC 7714 section 8.2).
+    /// Encrypts the payload of the packet at `buffer[start..]` (after its `header_len`-byte
+    /// header), authenticating the header with it, and appends the tag (RFC 7714 section 8.2).
     pub(super) fn seal_rtp(
         &self,
-        packet: &mut Vec<u8>,
+        buffer: &mut Vec<u8>,
+        start: usize,
         header_len: usize,
         ssrc: u32,
         index: u64,
     ) -> Result<(), SrtpError> {
+        let packet = buffer
+            .get_mut(start..)
+            .ok_or(SrtpError::Malformed("packet starts past the buffer"))?;
         let (header, payload) = packet.split_at_mut(header_len);
         let tag = self
             .key
             .seal_in_place_separate_tag(self.nonce(ssrc, index), Aad::from(&*header), payload)
             .map_err(SrtpError::Crypto)?;
-        packet.extend_from_slice(tag.as_ref());
+        buffer.extend_from_slice(tag.as_ref());
         Ok(())
     }
 

@@ -27,7 +27,15 @@ impl Outbound {
         })
     }
 
-    pub(super) fn protect_rtp(&mut self, packet: &mut Vec<u8>) -> Result<(), SrtpError> {
+    /// Protects the plain RTP packet at `buffer[start..]`, appending its tag to `buffer`.
+    pub(super) fn protect_rtp(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        start: usize,
+    ) -> Result<(), SrtpError> {
+        let packet = buffer
+            .get(start..)
+            .ok_or(SrtpError::Malformed("packet starts past the buffer"))?;
         let header = RtpHeader::parse(packet)?;
         let index = match self.rtp_streams.get_mut(header.ssrc) {
             Some(highest) => {
@@ -41,7 +49,8 @@ impl Outbound {
                 index
             }
         };
-        self.rtp.seal_rtp(packet, header.len, header.ssrc, index)
+        self.rtp
+            .seal_rtp(buffer, start, header.len, header.ssrc, index)
     }
 
     pub(super) fn protect_rtcp(&mut self, packet: &mut Vec<u8>) -> Result<(), SrtpError> {

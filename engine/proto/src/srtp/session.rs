@@ -30,7 +30,7 @@ impl SrtpSession {
     /// nothing once the SSRC is known, provided `packet` has
     /// [`rtp_overhead`](SrtpProfile::rtp_overhead) bytes of spare capacity.
     pub fn protect_rtp_in_place(&mut self, packet: &mut Vec<u8>) -> Result<(), SrtpError> {
-        self.outbound.protect_rtp(packet)
+        self.outbound.protect_rtp(packet, 0)
     }
 
     /// Authenticates, replay-checks and decrypts one SRTP packet where it lies. Returns the
@@ -56,8 +56,21 @@ impl SrtpSession {
 
     /// Encrypts one RTP packet into `out` (cleared first).
     pub fn protect_rtp(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), SrtpError> {
-        copy_into(out, plain, self.profile.rtp_overhead());
-        self.protect_rtp_in_place(out).inspect_err(|_| out.clear())
+        out.clear();
+        self.protect_rtp_onto(plain, out)
+    }
+
+    /// Encrypts one RTP packet onto the end of `out`, after what it already holds: several
+    /// datagrams for one UDP GSO send are written back to back. On an error `out` is as it
+    /// was. Allocates nothing once the SSRC is known, provided `out` has room for the packet
+    /// and [`rtp_overhead`](SrtpProfile::rtp_overhead) more bytes.
+    pub fn protect_rtp_onto(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), SrtpError> {
+        let start = out.len();
+        out.reserve(plain.len() + self.profile.rtp_overhead());
+        out.extend_from_slice(plain);
+        self.outbound
+            .protect_rtp(out, start)
+            .inspect_err(|_| out.truncate(start))
     }
 
     /// Authenticates, replay-checks and decrypts one SRTP packet into `out` (cleared first).

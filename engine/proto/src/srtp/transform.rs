@@ -35,16 +35,18 @@ impl Transform {
         }
     }
 
+    /// Seals the RTP packet at `buffer[start..]`, appending its tag to `buffer`.
     pub(super) fn seal_rtp(
         &self,
-        packet: &mut Vec<u8>,
+        buffer: &mut Vec<u8>,
+        start: usize,
         header_len: usize,
         ssrc: u32,
         index: u64,
     ) -> Result<(), SrtpError> {
         match self {
-            Self::AesCm(cm) => cm.seal_rtp(packet, header_len, ssrc, index),
-            Self::AesGcm(gcm) => gcm.seal_rtp(packet, header_len, ssrc, index),
+            Self::AesCm(cm) => cm.seal_rtp(buffer, start, header_len, ssrc, index),
+            Self::AesGcm(gcm) => gcm.seal_rtp(buffer, start, header_len, ssrc, index),
         }
     }
 

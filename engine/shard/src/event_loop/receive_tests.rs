@@ -4,7 +4,7 @@
 
 use super::tests::{
     PATIENCE, V4_LOOPBACK_2, V4_LOOPBACK_3, armed_shard, armed_shard_with, finish_sends, peer_on,
-    receive, session_check, wildcard_shards,
+    queue_answers, receive, wildcard_shards,
 };
 use super::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -191,14 +191,7 @@ fn counters_follow_submits_sqes_and_datagrams() {
 
     // Three answers from the core: three sends queued, then taken by one submit.
     let peer = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let check = session_check(&mut armed);
-    for _ in 0..3 {
-        let source = peer.local_addr().unwrap();
-        armed
-            .shard
-            .core
-            .handle_receive(Instant::now(), source, None, &check);
-    }
+    queue_answers(&mut armed, &peer, 3);
     assert!(!armed.flush_transmits().unwrap());
     let queued = armed.shard.counters.snapshot();
     assert_eq!((queued.send_sqes, queued.datagrams_out), (3, 3));

@@ -27,6 +27,34 @@ fn rtp_round_trip_for_every_profile() {
 }
 
 #[test]
+fn packets_protected_onto_one_buffer_lie_back_to_back_as_if_protected_singly() {
+    for profile in PROFILES {
+        let (mut onto, mut receiver) = pair(profile);
+        let (mut singly, _) = pair(profile);
+        let packets = [rtp_packet(1, 1200), rtp_packet(2, 1200), rtp_packet(3, 40)];
+        let mut run = b"kept".to_vec();
+        let mut expected = run.clone();
+        let mut protected = Vec::new();
+        for packet in &packets {
+            onto.protect_rtp_onto(packet, &mut run).unwrap();
+            singly.protect_rtp(packet, &mut protected).unwrap();
+            expected.extend_from_slice(&protected);
+        }
+        assert_eq!(run, expected, "{profile:?}");
+
+        let mut plain = Vec::new();
+        let segment = packets[0].len() + profile.rtp_overhead();
+        for (datagram, packet) in run[4..].chunks(segment).zip(&packets) {
+            receiver.unprotect_rtp(datagram, &mut plain).unwrap();
+            assert_eq!(&plain, packet);
+        }
+        // A packet that cannot be protected leaves the buffer as it was.
+        assert!(onto.protect_rtp_onto(&[0x80, 0], &mut run).is_err());
+        assert_eq!(run, expected);
+    }
+}
+
+#[test]
 fn csrcs_and_extensions_stay_in_clear() {
     for profile in PROFILES {
         let (mut sender, mut receiver) = pair(profile);

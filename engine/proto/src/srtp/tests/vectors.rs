@@ -121,7 +121,7 @@ fn check_rfc7714_rtp(key: &str, protected: &str) {
     let expected = hex(protected);
     let mut packet = plain.clone();
     cipher
-        .seal_rtp(&mut packet, 12, RFC7714_RTP_SSRC, RFC7714_RTP_INDEX)
+        .seal_rtp(&mut packet, 0, 12, RFC7714_RTP_SSRC, RFC7714_RTP_INDEX)
         .unwrap();
     assert_eq!(packet, expected);
     let plain_len = cipher
