@@ -22,12 +22,22 @@ mod fanout_queue;
 mod fanout_tests;
 mod fanout_write;
 mod packet_pool;
+#[cfg(test)]
+mod repair_tests;
+mod retransmit;
+#[cfg(test)]
+mod retransmit_tests;
+#[cfg(any(test, feature = "bench-support"))]
+pub mod sim_link;
 #[cfg(any(test, feature = "bench-support"))]
 #[allow(clippy::unwrap_used, reason = "test scaffolding")]
 pub mod sim_net;
 #[cfg(any(test, feature = "bench-support"))]
 #[allow(clippy::unwrap_used, reason = "test scaffolding")]
 pub mod sim_peer;
+#[cfg(any(test, feature = "bench-support"))]
+#[allow(clippy::unwrap_used, reason = "test scaffolding")]
+pub mod sim_repair;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -44,6 +54,7 @@ use crate::clock::WallClock;
 use crate::demux::{DatagramKind, classify};
 use crate::dtls::{Certificate, DtlsConfig};
 use crate::ice::local_ufrag;
+use crate::repair::RepairCounters;
 use crate::router::{SessionKey, ShardMessage, StreamTable};
 use crate::session::Session;
 use crate::timer::{DeadlineTable, TimerLateness, TimerProbe};
@@ -56,9 +67,9 @@ use packet_pool::PacketPool;
 /// one shared packet, ~1.3 KB) and latency from growing.
 pub const FANOUT_QUEUE_JOBS: usize = 512;
 
-/// Shared packets the pool remembers for reuse. By the time a packet is this many packets old
-/// (a fraction of a second of video) every job and every other shard is normally done with
-/// it; a packet still in use is simply not reused.
+/// Packets the RTX caches gave back that the pool keeps for reuse. Other shards' mirrors let
+/// go of their copy a moment after this shard's cache does, well within this many packets;
+/// a packet still in use is simply not reused.
 const RECYCLED_PACKETS: usize = 64;
 
 /// What a shard needs to know about itself.
@@ -112,6 +123,8 @@ pub struct ShardCounters {
     pub media_packets_out: u64,
     /// Packets some local viewers never got because the fan-out queue was full.
     pub fanout_jobs_dropped: u64,
+    /// NACKs and retransmissions, both ways.
+    pub repair: RepairCounters,
 }
 
 pub struct ShardCore {
@@ -130,6 +143,8 @@ pub struct ShardCore {
     /// Control-plane datagrams (STUN, DTLS, RTCP): few, sent before media.
     transmits: VecDeque<Transmit>,
     fanout: FanoutQueue,
+    /// Viewers whose paced retransmissions may go now, taken in turn.
+    retransmit_ready: VecDeque<SessionKey>,
     packets: PacketPool,
     messages: VecDeque<(usize, ShardMessage)>,
     counters: ShardCounters,
@@ -157,6 +172,7 @@ impl ShardCore {
             next_source: 0,
             transmits: VecDeque::new(),
             fanout: FanoutQueue::new(FANOUT_QUEUE_JOBS),
+            retransmit_ready: VecDeque::new(),
             packets: PacketPool::new(RECYCLED_PACKETS),
             messages: VecDeque::new(),
             counters: ShardCounters::default(),
@@ -169,7 +185,10 @@ impl ShardCore {
     }
 
     pub fn counters(&self) -> ShardCounters {
-        self.counters
+        ShardCounters {
+            repair: self.repair_counters(),
+            ..self.counters
+        }
     }
 
     pub fn session_count(&self) -> usize {
@@ -225,6 +244,7 @@ impl ShardCore {
             }
             ShardMessage::Media { stream, packet } => {
                 self.counters.remote_packets_in += 1;
+                self.cache_mirrored(&stream, &packet);
                 self.enqueue_fanout(&stream, packet);
             }
             ShardMessage::SenderClock { stream, clock } => self.apply_clock(&stream, clock),
@@ -247,8 +267,8 @@ impl ShardCore {
     }
 
     /// The next datagram to send, written into `out` (cleared first; its capacity is reused).
-    /// Control datagrams come first, then media in the order the packets arrived, one viewer
-    /// per call.
+    /// Control datagrams come first, then viewers' paced retransmissions, then media in the
+    /// order the packets arrived, one viewer per call.
     pub fn poll_transmit_into(&mut self, out: &mut Vec<u8>) -> Option<TransmitMeta> {
         if let Some(transmit) = self.transmits.pop_front() {
             out.clear();
@@ -258,13 +278,16 @@ impl ShardCore {
                 source: transmit.source,
             });
         }
+        if let Some(retransmission) = self.write_next_retransmission(out) {
+            return Some(retransmission);
+        }
         self.write_next_fanout(out)
     }
 
     /// True when `poll_transmit_into` may have more to give: the runtime should come back
     /// without sleeping.
     pub fn has_pending_transmits(&self) -> bool {
-        !self.transmits.is_empty() || !self.fanout.is_empty()
+        !self.transmits.is_empty() || !self.retransmit_ready.is_empty() || !self.fanout.is_empty()
     }
 
     /// The next message for another shard: (destination shard, message).

@@ -1,18 +1,20 @@
 //! The forwarding path allocates nothing in steady state: a publisher's packet is decrypted
-//! into a pooled buffer, queued once, and rewritten and encrypted for each viewer straight
-//! into the runtime's send buffer.
+//! into a pooled buffer, checked by the NACK register, kept in the stream's RTX cache, queued
+//! once, and rewritten and encrypted for each viewer straight into the runtime's send buffer.
 
 use std::time::Duration;
 
 use shardcast_control::Role;
 
 use super::sim_net::{Net, vp8};
-use super::sim_peer::SimPeer;
+use super::sim_peer::{SimPeer, repair_sections};
 use crate::alloc_count::allocations_during;
+use crate::egress::rtx_cache::VIDEO_SLOTS;
 use crate::rtp::RtpHeader;
 
 const VIEWERS: usize = 100;
-const WARM_UP: u16 = 200;
+/// Past the RTX cache's size: from then on each packet reuses the one the cache lets go.
+const WARM_UP: u16 = VIDEO_SLOTS as u16 + 100;
 const MEASURED: u16 = 10_000;
 
 /// The publisher's packets, SRTP-protected in advance so the measurement sees only the shard.
@@ -51,7 +53,8 @@ fn forward(net: &mut Net, packets: &[Vec<u8>], out: &mut Vec<u8>) -> u64 {
 #[test]
 fn forwarding_to_a_hundred_viewers_allocates_nothing_after_warm_up() {
     let mut net = Net::new(1);
-    net.join(Role::Publish, "s", "publisher");
+    let media = repair_sections(true, Some((0x1111, 0x3333)));
+    net.join_with(Role::Publish, "s", "publisher", media);
     for i in 0..VIEWERS {
         net.join(Role::Play, "s", &format!("v{i}"));
     }
