@@ -23,7 +23,7 @@ struct PerShard {
     value: fn(&ShardStats) -> String,
 }
 
-const PER_SHARD: [PerShard; 26] = [
+const PER_SHARD: [PerShard; 34] = [
     PerShard {
         name: "shardcast_timer_probe_period_seconds",
         kind: "gauge",
@@ -89,6 +89,59 @@ const PER_SHARD: [PerShard; 26] = [
         kind: "counter",
         help: "Packets some viewers never got because the shard's fan-out queue was full.",
         value: |s| s.counters.fanout_jobs_dropped.to_string(),
+    },
+    PerShard {
+        name: "shardcast_nacks_received_total",
+        kind: "counter",
+        help: "Sequence numbers viewers asked for in NACKs. Each ends as one of \
+               shardcast_retransmissions_{sent,missed,suppressed,dropped}_total (or still waits \
+               in its viewer's paced queue).",
+        value: |s| s.counters.nacks_received.to_string(),
+    },
+    PerShard {
+        name: "shardcast_retransmissions_sent_total",
+        kind: "counter",
+        help: "Packets resent to viewers from the shard's RTX cache of their stream.",
+        value: |s| s.counters.retransmissions_sent.to_string(),
+    },
+    PerShard {
+        name: "shardcast_retransmissions_missed_total",
+        kind: "counter",
+        help: "NACKed packets that could not be resent: never sent to that viewer, or not in \
+               the RTX cache (lost on the publisher's side too, or too old).",
+        value: |s| s.counters.retransmissions_missed.to_string(),
+    },
+    PerShard {
+        name: "shardcast_retransmissions_suppressed_total",
+        kind: "counter",
+        help: "NACKs not answered: the packet was resent to that viewer as often as allowed, or \
+               less than a round trip ago.",
+        value: |s| s.counters.retransmissions_suppressed.to_string(),
+    },
+    PerShard {
+        name: "shardcast_retransmissions_dropped_total",
+        kind: "counter",
+        help: "Retransmissions dropped because the viewer's paced queue was full.",
+        value: |s| s.counters.retransmissions_dropped.to_string(),
+    },
+    PerShard {
+        name: "shardcast_publisher_nacks_sent_total",
+        kind: "counter",
+        help: "Sequence numbers the shard asked publishers for in NACKs (each retry counts).",
+        value: |s| s.counters.publisher_nacks_sent.to_string(),
+    },
+    PerShard {
+        name: "shardcast_packets_recovered_total",
+        kind: "counter",
+        help: "Publisher packets that arrived after the shard NACKed them.",
+        value: |s| s.counters.packets_recovered.to_string(),
+    },
+    PerShard {
+        name: "shardcast_packets_given_up_total",
+        kind: "counter",
+        help: "Publisher packets the shard stopped asking for: NACKed too often, too old, or \
+               too many missing at once.",
+        value: |s| s.counters.packets_given_up.to_string(),
     },
     PerShard {
         name: "shardcast_datagrams_in_total",
@@ -325,6 +378,8 @@ mod tests {
             probe_skipped_periods: 2,
             counters: CoreCounters {
                 sessions_created: 5,
+                retransmissions_sent: 12,
+                packets_given_up: 1,
                 ..CoreCounters::default()
             },
             runtime: RuntimeCounters {
@@ -382,6 +437,9 @@ mod tests {
             "shardcast_gso_sends_total{shard=\"1\"} 100",
             "shardcast_gso_segments_total{shard=\"1\"} 640",
             "shardcast_gso_fallbacks_total{shard=\"1\"} 1",
+            "shardcast_retransmissions_sent_total{shard=\"1\"} 12",
+            "shardcast_packets_given_up_total{shard=\"1\"} 1",
+            "shardcast_nacks_received_total{shard=\"1\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -422,8 +480,8 @@ mod tests {
             }
         }
         // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
-        // figures; 8 core counters; 15 runtime counters and 2 receive drop reasons.
-        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 8 + 15 + 2));
+        // figures; 16 core counters; 15 runtime counters and 2 receive drop reasons.
+        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 16 + 15 + 2));
     }
 
     #[test]

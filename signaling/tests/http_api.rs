@@ -250,6 +250,9 @@ async fn every_shard_is_scraped_into_one_exposition() {
         "shardcast_gso_fallbacks_total{shard=\"0\"} 0",
         "shardcast_receive_drops_total{shard=\"1\",reason=\"truncated\"} 1",
         "shardcast_receive_drops_total{shard=\"0\",reason=\"truncated\"} 0",
+        "# TYPE shardcast_retransmissions_sent_total counter",
+        "shardcast_retransmissions_sent_total{shard=\"1\"} 14",
+        "shardcast_packets_recovered_total{shard=\"1\"} 1",
     ] {
         assert!(
             lines.contains(&expected),

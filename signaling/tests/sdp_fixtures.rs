@@ -148,6 +148,14 @@ fn viewer_without_publisher_keeps_every_supported_codec() {
     assert_eq!(names.len(), 7);
     assert_eq!(names.first(), Some(&CodecName::Vp8));
     assert!(names.contains(&CodecName::Av1) && names.contains(&CodecName::Vp9));
+    // The engine answers the viewer's NACKs, in RTX where the viewer offered it.
+    let vp8 = &negotiated.media_sections()[1].codecs[0];
+    assert_eq!(vp8.rtx_payload_type, Some(97));
+    assert!(
+        vp8.feedback.iter().any(|f| f == "nack"),
+        "{:?}",
+        vp8.feedback
+    );
 }
 
 #[test]

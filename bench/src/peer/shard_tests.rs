@@ -305,3 +305,60 @@ fn lite_viewer_reads_every_sequence_number_and_verifies_some() {
     }
     assert_eq!(net.peers[viewer].1.counters().undecryptable_packets, 0);
 }
+
+#[test]
+fn a_viewers_nack_comes_back_in_rtx_and_the_client_unwraps_it() {
+    let (mut net, publisher, viewer) = connected_pair();
+    for seq in 700..705 {
+        net.send_video(publisher, seq, seq == 700);
+    }
+    let &PeerEvent::Rtp { ssrc, seq, .. } = video_packets(net.events(viewer))[2] else {
+        unreachable!()
+    };
+    net.peers[viewer].1.send_nack(ssrc, &[seq]).unwrap();
+    net.run_until(Duration::from_secs(1), |net| {
+        video_packets(net.events(viewer)).len() > 5
+    });
+    let resent = video_packets(net.events(viewer))[5];
+    assert!(
+        matches!(
+            resent,
+            PeerEvent::Rtp { ssrc: s, seq: q, payload_len: 100, retransmission: true, .. }
+                if *s == ssrc && *q == seq
+        ),
+        "{resent:?}"
+    );
+    assert_eq!(net.peers[viewer].1.counters().undecryptable_packets, 0);
+}
+
+#[test]
+fn the_shard_nacks_the_publisher_and_forwards_the_answer_late() {
+    let (mut net, publisher, viewer) = connected_pair();
+    for seq in [800, 801, 803, 804] {
+        net.send_video(publisher, seq, seq == 800);
+    }
+    let media_ssrc = net.peers[publisher].1.local().video_ssrc;
+    let asked = PeerEvent::Nack {
+        media_ssrc,
+        lost: vec![802],
+    };
+    net.run_until(Duration::from_secs(1), |net| {
+        net.events(publisher).contains(&asked)
+    });
+    net.send_video(publisher, 802, false);
+    let seqs: Vec<u16> = video_packets(net.events(viewer))
+        .iter()
+        .map(|event| match event {
+            PeerEvent::Rtp { seq, .. } => *seq,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(seqs.len(), 5, "{seqs:?}");
+    let first = seqs[0];
+    let offsets: Vec<u16> = seqs.iter().map(|s| s.wrapping_sub(first)).collect();
+    assert_eq!(
+        offsets,
+        [0, 1, 3, 4, 2],
+        "the repair keeps its place in the numbering"
+    );
+}

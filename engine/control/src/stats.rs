@@ -64,6 +64,25 @@ pub struct CoreCounters {
     pub media_packets_out: u64,
     /// Packets some local viewers never got because the shard's fan-out queue was full.
     pub fanout_jobs_dropped: u64,
+    /// Sequence numbers viewers asked for in NACKs. Each ends in one of the four
+    /// `retransmissions_*` counters (or still waits in its viewer's paced queue).
+    pub nacks_received: u64,
+    /// Packets resent to viewers, from the shard's RTX cache of their stream.
+    pub retransmissions_sent: u64,
+    /// NACKed packets that could not be resent: never sent to that viewer, or no longer (or
+    /// not yet) in the cache.
+    pub retransmissions_missed: u64,
+    /// NACKs not answered: the packet was resent as often as allowed, or under a round trip
+    /// ago.
+    pub retransmissions_suppressed: u64,
+    /// Retransmissions dropped from a viewer's full paced queue.
+    pub retransmissions_dropped: u64,
+    /// Sequence numbers asked of publishers in NACKs (each retry counts).
+    pub publisher_nacks_sent: u64,
+    /// Publisher packets that arrived after being NACKed.
+    pub packets_recovered: u64,
+    /// Publisher packets no longer asked for: asked too often, too old, or too many missing.
+    pub packets_given_up: u64,
 }
 
 /// The runtime's counters: the shard's socket, its io_uring and its links to other shards.
@@ -148,6 +167,14 @@ mod tests {
                 keyframe_requests_forwarded: u64::MAX,
                 media_packets_out: u64::MAX,
                 fanout_jobs_dropped: u64::MAX,
+                nacks_received: u64::MAX,
+                retransmissions_sent: u64::MAX,
+                retransmissions_missed: u64::MAX,
+                retransmissions_suppressed: u64::MAX,
+                retransmissions_dropped: u64::MAX,
+                publisher_nacks_sent: u64::MAX,
+                packets_recovered: u64::MAX,
+                packets_given_up: u64::MAX,
             },
             runtime: RuntimeCounters {
                 datagrams_in: u64::MAX,

@@ -71,6 +71,23 @@ impl PacketLayout {
         }
     }
 
+    /// The layout of the original packet inside an RTX packet (RFC 4588 4): its sequence
+    /// number is the payload's first two bytes, its payload the rest. None for an RTX packet
+    /// that carries no original (padding sent to probe bandwidth).
+    pub fn of_rtx(
+        rtp: &RtpPacket<'_>,
+        kind_of: impl Fn(u8) -> Option<ExtensionKind>,
+    ) -> Option<Self> {
+        let (osn, original) = rtp.payload().split_first_chunk::<2>()?;
+        if original.is_empty() {
+            return None;
+        }
+        let mut layout = Self::of(rtp, kind_of);
+        layout.sequence_number = u16::from_be_bytes(*osn);
+        layout.payload_start += 2;
+        Some(layout)
+    }
+
     fn payload(&self) -> Range<usize> {
         self.payload_start..self.payload_end
     }
@@ -155,5 +172,44 @@ mod tests {
             extensions,
             vec![(ExtensionKind::AudioLevel, &[1u8, 2, 3][..])]
         );
+    }
+
+    #[test]
+    fn an_rtx_layout_is_the_original_packet_inside() {
+        let mut buf = [0u8; 64];
+        let header = RtpHeader {
+            marker: true,
+            payload_type: 97,
+            sequence_number: 7,
+            timestamp: 90_000,
+            ssrc: 43,
+        };
+        let len = write_rtp(&mut buf, &header, &[(3, &[9])], &[0xab, 0xcd, 1, 2, 3]).unwrap();
+        let rtp = RtpPacket::parse(&buf[..len]).unwrap();
+        let layout =
+            PacketLayout::of_rtx(&rtp, |id| (id == 3).then_some(ExtensionKind::AudioLevel))
+                .unwrap();
+        assert_eq!(layout.sequence_number, 0xabcd);
+        assert_eq!((layout.timestamp, layout.marker), (90_000, true));
+        let origin = MediaOrigin {
+            source: 1,
+            kind: MediaKind::Video,
+            codec: CodecName::Vp8,
+            clock_rate: 90_000,
+            keyframe: false,
+            arrival: Instant::now(),
+        };
+        let packet = MediaPacket::new(origin, layout, buf[..len].to_vec());
+        assert_eq!(packet.payload(), [1, 2, 3]);
+        assert_eq!(packet.extensions().count(), 1);
+
+        for padding in [&[][..], &[0xab], &[0xab, 0xcd]] {
+            let len = write_rtp(&mut buf, &header, &[], padding).unwrap();
+            let rtp = RtpPacket::parse(&buf[..len]).unwrap();
+            assert!(
+                PacketLayout::of_rtx(&rtp, |_| None).is_none(),
+                "{padding:?}"
+            );
+        }
     }
 }

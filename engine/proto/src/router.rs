@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use shardcast_control::MediaKind;
 
+use crate::egress::RtxCache;
 use crate::media::MediaPacket;
 
 /// A session's handle inside its shard.
@@ -47,7 +48,6 @@ pub struct SenderClock {
 }
 
 /// One stream as this shard sees it.
-#[derive(Debug)]
 pub struct StreamRoute {
     pub name: Arc<str>,
     /// The publishing session, when this is the home shard and someone publishes.
@@ -58,6 +58,8 @@ pub struct StreamRoute {
     pub subscribers: Vec<usize>,
     /// The latest publisher clock per kind, so late viewers can send reports at once.
     pub clocks: Vec<SenderClock>,
+    /// The stream's recent packets, for viewers' NACKs.
+    pub rtx: RtxCache,
 }
 
 impl StreamRoute {
@@ -112,6 +114,7 @@ impl StreamTable {
                 viewers: Vec::new(),
                 subscribers: Vec::new(),
                 clocks: Vec::new(),
+                rtx: RtxCache::new(),
             })
     }
 

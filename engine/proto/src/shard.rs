@@ -27,12 +27,22 @@ mod fanout_write;
 #[cfg(test)]
 mod keyframe_tests;
 mod packet_pool;
+#[cfg(test)]
+mod repair_tests;
+mod retransmit;
+#[cfg(test)]
+mod retransmit_tests;
+#[cfg(any(test, feature = "bench-support"))]
+pub mod sim_link;
 #[cfg(any(test, feature = "bench-support"))]
 #[allow(clippy::unwrap_used, reason = "test scaffolding")]
 pub mod sim_net;
 #[cfg(any(test, feature = "bench-support"))]
 #[allow(clippy::unwrap_used, reason = "test scaffolding")]
 pub mod sim_peer;
+#[cfg(any(test, feature = "bench-support"))]
+#[allow(clippy::unwrap_used, reason = "test scaffolding")]
+pub mod sim_repair;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -49,6 +59,7 @@ use crate::clock::WallClock;
 use crate::demux::{DatagramKind, classify};
 use crate::dtls::{Certificate, DtlsConfig};
 use crate::ice::local_ufrag;
+use crate::repair::RepairCounters;
 use crate::router::{SessionKey, ShardMessage, StreamTable};
 use crate::session::Session;
 use crate::timer::{DeadlineTable, TimerLateness, TimerProbe};
@@ -62,9 +73,9 @@ use packet_pool::PacketPool;
 /// one shared packet, ~1.3 KB) and latency from growing.
 pub const FANOUT_QUEUE_JOBS: usize = 512;
 
-/// Shared packets the pool remembers for reuse. By the time a packet is this many packets old
-/// (a fraction of a second of video) every job and every other shard is normally done with
-/// it; a packet still in use is simply not reused.
+/// Packets the RTX caches gave back that the pool keeps for reuse. Other shards' mirrors let
+/// go of their copy a moment after this shard's cache does, well within this many packets;
+/// a packet still in use is simply not reused.
 const RECYCLED_PACKETS: usize = 64;
 
 /// What a shard needs to know about itself.
@@ -142,6 +153,8 @@ pub struct ShardCounters {
     pub media_packets_out: u64,
     /// Packets some local viewers never got because the fan-out queue was full.
     pub fanout_jobs_dropped: u64,
+    /// NACKs and retransmissions, both ways.
+    pub repair: RepairCounters,
 }
 
 pub struct ShardCore {
@@ -162,6 +175,8 @@ pub struct ShardCore {
     fanout: FanoutQueue,
     /// A viewer's packet that did not fit the run it was written for; it goes out next.
     leftover: Leftover,
+    /// Viewers whose paced retransmissions may go now, taken in turn.
+    retransmit_ready: VecDeque<SessionKey>,
     packets: PacketPool,
     messages: VecDeque<(usize, ShardMessage)>,
     counters: ShardCounters,
@@ -190,6 +205,7 @@ impl ShardCore {
             transmits: VecDeque::new(),
             fanout: FanoutQueue::new(FANOUT_QUEUE_JOBS),
             leftover: Leftover::default(),
+            retransmit_ready: VecDeque::new(),
             packets: PacketPool::new(RECYCLED_PACKETS),
             messages: VecDeque::new(),
             counters: ShardCounters::default(),
@@ -202,7 +218,10 @@ impl ShardCore {
     }
 
     pub fn counters(&self) -> ShardCounters {
-        self.counters
+        ShardCounters {
+            repair: self.repair_counters(),
+            ..self.counters
+        }
     }
 
     pub fn session_count(&self) -> usize {
@@ -258,6 +277,7 @@ impl ShardCore {
             }
             ShardMessage::Media { stream, packet } => {
                 self.counters.remote_packets_in += 1;
+                self.cache_mirrored(&stream, &packet);
                 self.enqueue_fanout(&stream, packet);
             }
             ShardMessage::SenderClock { stream, clock } => self.apply_clock(&stream, clock),
@@ -280,8 +300,8 @@ impl ShardCore {
     }
 
     /// The next datagram to send, written into `out` (cleared first; its capacity is reused).
-    /// Control datagrams come first, then media in the order the packets arrived, one viewer
-    /// per call.
+    /// Control datagrams come first, then viewers' paced retransmissions, then media in the
+    /// order the packets arrived, one viewer per call.
     pub fn poll_transmit_into(&mut self, out: &mut Vec<u8>) -> Option<TransmitMeta> {
         self.poll_transmit_run_into(out, RunLimits::SINGLE)
     }
@@ -308,13 +328,19 @@ impl ShardCore {
                 segment_size: None,
             });
         }
+        if let Some(retransmission) = self.write_next_retransmission(out) {
+            return Some(retransmission);
+        }
         self.write_fanout_run(out, limits)
     }
 
     /// True when a poll may have more to give: the runtime should come back without
     /// sleeping.
     pub fn has_pending_transmits(&self) -> bool {
-        self.leftover.is_pending() || !self.transmits.is_empty() || !self.fanout.is_empty()
+        self.leftover.is_pending()
+            || !self.transmits.is_empty()
+            || !self.retransmit_ready.is_empty()
+            || !self.fanout.is_empty()
     }
 
     /// The next message for another shard: (destination shard, message).

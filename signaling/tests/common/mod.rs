@@ -161,7 +161,11 @@ fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
         },
         probe_period_us: 20_000,
         probe_skipped_periods: 0,
-        counters: CoreCounters::default(),
+        counters: CoreCounters {
+            retransmissions_sent: 7 * (shard as u64 + 1),
+            packets_recovered: shard as u64,
+            ..CoreCounters::default()
+        },
         runtime: RuntimeCounters {
             datagrams_out: 1_000 * (shard as u64 + 1),
             submit_syscalls: 10 * (shard as u64 + 1),

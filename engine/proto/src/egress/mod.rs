@@ -4,10 +4,20 @@
 //! chose), and its own continuous sequence numbers and timestamps across publisher
 //! changes. Video is held back after a source change until a keyframe arrives, so the
 //! decoder never sees a frame that references one it never got.
+//!
+//! A viewer's NACKs are answered from the shard's [`RtxCache`] of the stream, through a
+//! paced queue (see `retransmit`).
 
+mod retransmit;
+pub mod retransmit_limit;
+pub mod retransmit_queue;
 pub mod rewrite;
+pub mod rtx_cache;
+pub mod rtx_packet;
+mod sent_reports;
 mod track;
 
+pub use rtx_cache::RtxCache;
 pub use track::{EgressOutcome, EgressTrack};
 
 use std::time::Instant;
@@ -15,11 +25,19 @@ use std::time::Instant;
 use shardcast_control::{MediaKind, MediaSection};
 
 use crate::media::MediaPacket;
+use crate::repair::RepairCounters;
 use crate::router::SenderClock;
+use crate::rtt::RttEstimate;
+use retransmit_queue::RetransmitQueue;
+use sent_reports::SentReports;
 
 /// All tracks of one viewer.
 pub struct ViewerEgress {
     tracks: Vec<EgressTrack>,
+    retransmits: RetransmitQueue,
+    rtt: RttEstimate,
+    sent_reports: SentReports,
+    counters: RepairCounters,
 }
 
 impl ViewerEgress {
@@ -30,7 +48,24 @@ impl ViewerEgress {
             .zip(ssrcs)
             .map(|(section, &ssrc)| EgressTrack::new(section, ssrc, first_seq, first_ts))
             .collect();
-        Self { tracks }
+        Self {
+            tracks,
+            retransmits: RetransmitQueue::default(),
+            rtt: RttEstimate::default(),
+            sent_reports: SentReports::default(),
+            counters: RepairCounters::default(),
+        }
+    }
+
+    /// Gives track `i` the RTX SSRC `rtx_ssrcs[i]` (where it is `Some`); their sequence
+    /// numbers start at `first_seq`.
+    pub fn with_rtx(mut self, rtx_ssrcs: &[Option<u32>], first_seq: u16) -> Self {
+        for (track, rtx_ssrc) in self.tracks.iter_mut().zip(rtx_ssrcs) {
+            if let Some(ssrc) = *rtx_ssrc {
+                track.set_rtx(ssrc, first_seq);
+            }
+        }
+        self
     }
 
     /// Rewrites `packet` for this viewer into `out`.

@@ -118,6 +118,20 @@ impl TrackRewriter {
         Some((mapping.source, out_seq.wrapping_sub(mapping.seq_offset)))
     }
 
+    /// The track's numbers of a packet of the current source already forwarded, without
+    /// changing anything: what a retransmission of it carries. None for a packet of another
+    /// source, or from before this source's first forwarded packet.
+    pub fn map(&self, source: u64, seq: u16, ts: u32) -> Option<(u16, u32)> {
+        let mapping = self.current.as_ref().filter(|m| m.source == source)?;
+        if mapping.input_seqs.peek(seq) < mapping.first_input {
+            return None;
+        }
+        Some((
+            seq.wrapping_add(mapping.seq_offset),
+            ts.wrapping_add(mapping.ts_offset),
+        ))
+    }
+
     /// Chooses offsets so this packet lands right after the last output (or at the track's
     /// first numbers), with the timestamp advanced by the wall time since then.
     fn start_source(&mut self, source: u64, seq: u16, ts: u32, clock_rate: u32, now: Instant) {
@@ -313,5 +327,18 @@ mod tests {
         track.rewrite(5, 7, 0, VIDEO, start + ms(1)).unwrap();
         assert_eq!(track.source_sequence(4), Some((5, 7)));
         assert_eq!(track.source_sequence(3), None);
+    }
+
+    #[test]
+    fn maps_a_forwarded_packet_again_without_moving_the_track() {
+        let start = Instant::now();
+        let mut track = TrackRewriter::new(65_535, 1000);
+        assert_eq!(track.map(1, 10, 0), None, "nothing forwarded yet");
+        track.rewrite(1, 10, 500, VIDEO, start).unwrap();
+        track.rewrite(1, 12, 3500, VIDEO, start + ms(33)).unwrap();
+        assert_eq!(track.map(1, 11, 500), Some((0, 1000)));
+        assert_eq!(track.map(1, 9, 0), None, "before the source's first packet");
+        assert_eq!(track.map(2, 11, 500), None, "another source");
+        assert_eq!(track.last_output(), Some((1, 4000)));
     }
 }

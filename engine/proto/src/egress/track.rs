@@ -5,11 +5,17 @@ use std::time::Instant;
 
 use shardcast_control::{CodecName, MediaKind, MediaSection};
 
+use super::retransmit_limit::RetransmitLimit;
 use super::rewrite::TrackRewriter;
+use super::rtx_cache::{AUDIO_SLOTS, VIDEO_SLOTS};
+use super::rtx_packet::{RtxStream, write_rtx};
 use crate::clock::{WallClock, ntp_add_ticks};
 use crate::media::{MAX_FORWARDED_EXTENSIONS, MediaPacket};
 use crate::router::SenderClock;
 use crate::rtp::{ExtensionKind, ExtensionMap, RtpHeader, write_rtp};
+
+/// The header extensions of one outgoing packet: (id, value), and how many are set.
+type Extensions<'a> = ([(u8, &'a [u8]); MAX_FORWARDED_EXTENSIONS + 1], usize);
 
 /// What happened to a packet offered to a track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +40,11 @@ pub struct EgressTrack {
     kind: MediaKind,
     ssrc: u32,
     payload_types: Vec<(CodecName, u8)>,
+    /// The RTX payload type the viewer paired with each codec that has one.
+    rtx_payload_types: Vec<(CodecName, u8)>,
+    /// Present when the viewer negotiated RTX and we gave the track an RTX SSRC.
+    rtx: Option<RtxStream>,
+    limit: RetransmitLimit,
     extensions: ExtensionMap,
     rewriter: TrackRewriter,
     source: Option<u64>,
@@ -57,6 +68,16 @@ impl EgressTrack {
                 .iter()
                 .map(|c| (c.name, c.payload_type))
                 .collect(),
+            rtx_payload_types: section
+                .codecs
+                .iter()
+                .filter_map(|c| Some((c.name, c.rtx_payload_type?)))
+                .collect(),
+            rtx: None,
+            limit: RetransmitLimit::new(match section.kind {
+                MediaKind::Video => VIDEO_SLOTS,
+                MediaKind::Audio => AUDIO_SLOTS,
+            }),
             extensions: ExtensionMap::new(&section.extensions),
             rewriter: TrackRewriter::new(first_seq, first_ts),
             source: None,
@@ -75,6 +96,24 @@ impl EgressTrack {
 
     pub fn ssrc(&self) -> u32 {
         self.ssrc
+    }
+
+    /// Resends go in an RTX stream of SSRC `ssrc`, numbered from `first_seq`.
+    pub fn set_rtx(&mut self, ssrc: u32, first_seq: u16) {
+        self.rtx = Some(RtxStream::new(ssrc, first_seq));
+    }
+
+    /// The source packet behind a sequence number this viewer got (or should have).
+    pub fn source_sequence(&self, out_seq: u16) -> Option<(u64, u16)> {
+        self.rewriter.source_sequence(out_seq)
+    }
+
+    pub fn limit(&self) -> &RetransmitLimit {
+        &self.limit
+    }
+
+    pub fn limit_mut(&mut self) -> &mut RetransmitLimit {
+        &mut self.limit
     }
 
     pub fn waiting_for_keyframe(&self) -> bool {
@@ -117,21 +156,7 @@ impl EgressTrack {
             return EgressOutcome::Stale;
         };
 
-        let mut extensions: [(u8, &[u8]); MAX_FORWARDED_EXTENSIONS + 1] =
-            [(0, &[]); MAX_FORWARDED_EXTENSIONS + 1];
-        let mut count = 0;
-        if let Some(id) = self.extensions.id_of(ExtensionKind::Mid) {
-            extensions[count] = (id, self.mid.as_bytes());
-            count += 1;
-        }
-        for (kind, value) in packet.extensions() {
-            if let Some(id) = self.extensions.id_of(kind)
-                && count < extensions.len()
-            {
-                extensions[count] = (id, value);
-                count += 1;
-            }
-        }
+        let (extensions, count) = self.extensions_of(packet);
         let header = RtpHeader {
             marker: layout.marker,
             payload_type,
@@ -149,6 +174,79 @@ impl EgressTrack {
             }
             Err(_) => EgressOutcome::TooLarge,
         }
+    }
+
+    /// Writes `packet`, which this track forwarded before, into `out` again: in the RTX
+    /// stream when the viewer negotiated one for its codec, else as it went the first time.
+    pub fn write_retransmission(&mut self, packet: &MediaPacket, out: &mut [u8]) -> EgressOutcome {
+        let (origin, layout) = (&packet.origin, &packet.layout);
+        let Some(&(_, payload_type)) = self.payload_types.iter().find(|(c, _)| *c == origin.codec)
+        else {
+            return EgressOutcome::CodecNotNegotiated;
+        };
+        let Some((sequence_number, timestamp)) =
+            self.rewriter
+                .map(origin.source, layout.sequence_number, layout.timestamp)
+        else {
+            return EgressOutcome::Stale;
+        };
+        let rtx_payload_type = self
+            .rtx_payload_types
+            .iter()
+            .find(|(c, _)| *c == origin.codec)
+            .map(|&(_, pt)| pt);
+        let mut rtx = self.rtx;
+        let (extensions, count) = self.extensions_of(packet);
+        let extensions = &extensions[..count];
+        let written = match (rtx.as_mut(), rtx_payload_type) {
+            (Some(stream), Some(payload_type)) => {
+                let header = RtpHeader {
+                    marker: layout.marker,
+                    payload_type,
+                    sequence_number: stream.take_seq(),
+                    timestamp,
+                    ssrc: stream.ssrc,
+                };
+                write_rtx(out, &header, extensions, sequence_number, packet.payload())
+            }
+            _ => {
+                let header = RtpHeader {
+                    marker: layout.marker,
+                    payload_type,
+                    sequence_number,
+                    timestamp,
+                    ssrc: self.ssrc,
+                };
+                write_rtp(out, &header, extensions, packet.payload())
+            }
+        };
+        match written {
+            Ok(len) => {
+                self.rtx = rtx;
+                EgressOutcome::Written(len)
+            }
+            Err(_) => EgressOutcome::TooLarge,
+        }
+    }
+
+    /// The MID, then the packet's forwarded extensions this viewer negotiated, by its IDs.
+    fn extensions_of<'a>(&'a self, packet: &'a MediaPacket) -> Extensions<'a> {
+        let mut extensions: [(u8, &[u8]); MAX_FORWARDED_EXTENSIONS + 1] =
+            [(0, &[]); MAX_FORWARDED_EXTENSIONS + 1];
+        let mut count = 0;
+        if let Some(id) = self.extensions.id_of(ExtensionKind::Mid) {
+            extensions[count] = (id, self.mid.as_bytes());
+            count += 1;
+        }
+        for (kind, value) in packet.extensions() {
+            if let Some(id) = self.extensions.id_of(kind)
+                && count < extensions.len()
+            {
+                extensions[count] = (id, value);
+                count += 1;
+            }
+        }
+        (extensions, count)
     }
 
     /// The sender report fields at `now`: (NTP, RTP timestamp, packets, octets), or None

@@ -1,8 +1,13 @@
 //! A publisher's incoming media: which track a packet belongs to, what codec it carries,
-//! whether it starts a keyframe, and what we tell the publisher about its reception.
+//! whether it starts a keyframe, which packets are missing, and what we tell the publisher
+//! about its reception.
 
 mod keyframe_throttle;
+pub mod nack_register;
 mod receiver_stats;
+mod repair;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,6 +15,7 @@ use std::time::Instant;
 use shardcast_control::{CodecName, MediaKind, MediaSection};
 
 pub use keyframe_throttle::KeyframeThrottle;
+pub use nack_register::{Arrival, NackRegister};
 pub use receiver_stats::ReceiverStats;
 
 use crate::codec::is_keyframe;
@@ -17,6 +23,8 @@ use crate::media::{MediaOrigin, MediaPacket, PacketLayout};
 use crate::router::SenderClock;
 use crate::rtcp::ReportBlock;
 use crate::rtp::{ExtensionKind, ExtensionMap, RtpPacket};
+use crate::rtt::RttEstimate;
+use repair::IncomingStream;
 
 /// SSRCs a publisher may use (media, RTX, simulcast layers); a publisher cycling through
 /// more cannot make us remember them all.
@@ -31,17 +39,38 @@ pub enum IngressDrop {
     UnknownTrack,
     #[error("payload type {0} was not negotiated")]
     UnknownPayloadType(u8),
-    #[error("retransmission stream (RTX is not requested from publishers yet)")]
-    Repair,
+    #[error("RTX packet without an original packet in it (padding)")]
+    RepairPadding,
+    #[error("RTX packet whose media SSRC is unknown")]
+    UnpairedRepair,
+    #[error("a packet already received, or an RTX packet nobody asked for")]
+    Duplicate,
 }
 
 struct IngressTrack {
     mid: String,
     kind: MediaKind,
-    /// (payload type, codec, clock rate).
-    codecs: Vec<(u8, CodecName, u32)>,
-    rtx_payload_types: Vec<u8>,
+    /// (payload type, codec, clock rate, its RTX payload type).
+    codecs: Vec<(u8, CodecName, u32, Option<u8>)>,
     declared_ssrcs: Vec<u32>,
+    /// (media SSRC, RTX SSRC) the publisher declared.
+    rtx_pairs: Vec<(u32, u32)>,
+    /// The publisher negotiated generic NACK: we ask it for what is missing.
+    nack: bool,
+}
+
+impl IngressTrack {
+    fn is_rtx(&self, payload_type: u8) -> bool {
+        self.codecs.iter().any(|c| c.3 == Some(payload_type))
+    }
+
+    /// The codec behind `payload_type`, or behind the RTX payload type it is (`apt`).
+    fn codec(&self, payload_type: u8) -> Option<(CodecName, u32)> {
+        self.codecs
+            .iter()
+            .find(|c| c.0 == payload_type || c.3 == Some(payload_type))
+            .map(|c| (c.1, c.2))
+    }
 }
 
 /// All tracks of one publisher session.
@@ -50,7 +79,12 @@ pub struct PublisherIngress {
     tracks: Vec<IngressTrack>,
     extensions: ExtensionMap,
     bound: HashMap<u32, usize>,
-    stats: Vec<ReceiverStats>,
+    /// One per media SSRC heard from (RTX SSRCs have none: their packets count for the
+    /// media SSRC they repair).
+    streams: Vec<IncomingStream>,
+    rtt: RttEstimate,
+    /// Sequence numbers to NACK, reused from one NACK to the next.
+    lost: Vec<u16>,
 }
 
 /// Header extensions viewers get from the publisher's packets (the rest are hop-by-hop).
@@ -77,14 +111,14 @@ impl PublisherIngress {
                 codecs: section
                     .codecs
                     .iter()
-                    .map(|c| (c.payload_type, c.name, c.clock_rate))
-                    .collect(),
-                rtx_payload_types: section
-                    .codecs
-                    .iter()
-                    .filter_map(|c| c.rtx_payload_type)
+                    .map(|c| (c.payload_type, c.name, c.clock_rate, c.rtx_payload_type))
                     .collect(),
                 declared_ssrcs: section.ssrcs.clone(),
+                rtx_pairs: section.rtx_pairs.clone(),
+                nack: section
+                    .codecs
+                    .iter()
+                    .any(|c| c.feedback.iter().any(|f| f == "nack")),
             })
             .collect();
         Self {
@@ -92,7 +126,9 @@ impl PublisherIngress {
             tracks,
             extensions: ExtensionMap::new(&all_extensions),
             bound: HashMap::new(),
-            stats: Vec::new(),
+            streams: Vec::new(),
+            rtt: RttEstimate::default(),
+            lost: Vec::with_capacity(nack_register::MAX_MISSING),
         }
     }
 
@@ -100,8 +136,9 @@ impl PublisherIngress {
         self.source
     }
 
-    /// Turns a decrypted packet into a routable one, taking `data` for it; a dropped packet
-    /// leaves `data` with the caller, to decrypt the next one into.
+    /// Turns a decrypted packet (an RTX packet: the original inside it) into a routable one,
+    /// taking `data` for it; a dropped packet leaves `data` with the caller, to decrypt the
+    /// next one into.
     pub fn handle_rtp(
         &mut self,
         now: Instant,
@@ -111,36 +148,34 @@ impl PublisherIngress {
         let track_index = self.track_of(&rtp)?;
         let track = &self.tracks[track_index];
         let pt = rtp.payload_type();
-        if track.rtx_payload_types.contains(&pt) {
-            return Err(IngressDrop::Repair);
-        }
-        let &(_, codec, clock_rate) = track
-            .codecs
-            .iter()
-            .find(|(p, _, _)| *p == pt)
-            .ok_or(IngressDrop::UnknownPayloadType(pt))?;
-        let kind = track.kind;
+        let (codec, clock_rate) = track.codec(pt).ok_or(IngressDrop::UnknownPayloadType(pt))?;
+        let (kind, nack, repair) = (track.kind, track.nack, track.is_rtx(pt));
 
-        let ssrc = rtp.ssrc();
-        let (seq, timestamp) = (rtp.sequence_number(), rtp.timestamp());
-        if let Some(stats) = self.stats.iter_mut().find(|s| s.ssrc() == ssrc) {
-            stats.on_packet(now, seq, timestamp);
-        } else if self.stats.len() < MAX_SSRCS {
-            let mut stats = ReceiverStats::new(ssrc, clock_rate, now);
-            stats.on_packet(now, seq, timestamp);
-            self.stats.push(stats);
-        }
+        let extensions = &self.extensions;
+        let kind_of = |id| extensions.kind_of(id).filter(|k| forwarded(*k));
+        let (layout, ssrc, payload) = if repair {
+            let layout = PacketLayout::of_rtx(&rtp, kind_of).ok_or(IngressDrop::RepairPadding)?;
+            let media_ssrc = self
+                .media_ssrc_of_rtx(track_index, rtp.ssrc())
+                .ok_or(IngressDrop::UnpairedRepair)?;
+            (
+                layout,
+                media_ssrc,
+                rtp.payload().get(2..).unwrap_or_default(),
+            )
+        } else {
+            (PacketLayout::of(&rtp, kind_of), rtp.ssrc(), rtp.payload())
+        };
+        self.take_in(now, ssrc, clock_rate, &layout, repair, nack)?;
 
         let origin = MediaOrigin {
             source: self.source,
             kind,
             codec,
             clock_rate,
-            keyframe: kind == MediaKind::Video && is_keyframe(codec, rtp.payload()),
+            keyframe: kind == MediaKind::Video && is_keyframe(codec, payload),
             arrival: now,
         };
-        let extensions = &self.extensions;
-        let layout = PacketLayout::of(&rtp, |id| extensions.kind_of(id).filter(|k| forwarded(*k)));
         Ok(MediaPacket::new(origin, layout, std::mem::take(data)))
     }
 
@@ -157,15 +192,17 @@ impl PublisherIngress {
             .and_then(|id| rtp.extension(id))
             .and_then(|mid| self.tracks.iter().position(|t| t.mid.as_bytes() == mid));
         let by_ssrc = || {
-            self.tracks
-                .iter()
-                .position(|t| t.declared_ssrcs.contains(&ssrc))
+            self.tracks.iter().position(|t| {
+                t.declared_ssrcs.contains(&ssrc) || t.rtx_pairs.iter().any(|p| p.1 == ssrc)
+            })
         };
         let by_payload_type = || {
             let pt = rtp.payload_type();
-            let mut matching = self.tracks.iter().enumerate().filter(|(_, t)| {
-                t.codecs.iter().any(|c| c.0 == pt) || t.rtx_payload_types.contains(&pt)
-            });
+            let mut matching = self
+                .tracks
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.codec(pt).is_some());
             match (matching.next(), matching.next()) {
                 (Some((index, _)), None) => Some(index),
                 _ => None,
@@ -190,8 +227,8 @@ impl PublisherIngress {
         ntp: u64,
         rtp_timestamp: u32,
     ) -> Option<SenderClock> {
-        let stats = self.stats.iter_mut().find(|s| s.ssrc() == ssrc)?;
-        stats.on_sender_report(now, (ntp >> 16) as u32);
+        let stream = self.streams.iter_mut().find(|s| s.ssrc() == ssrc)?;
+        stream.stats.on_sender_report(now, (ntp >> 16) as u32);
         let kind = self.tracks.get(*self.bound.get(&ssrc)?)?.kind;
         Some(SenderClock {
             source: self.source,
@@ -203,9 +240,9 @@ impl PublisherIngress {
 
     /// One report block per SSRC heard from.
     pub fn report_blocks(&mut self, now: Instant) -> impl Iterator<Item = ReportBlock> + '_ {
-        self.stats
+        self.streams
             .iter_mut()
-            .filter_map(move |s| s.report_block(now))
+            .filter_map(move |s| s.stats.report_block(now))
     }
 
     /// The SSRC of the publisher's video, where keyframe requests go.
@@ -213,15 +250,10 @@ impl PublisherIngress {
         // Only media SSRCs have receiver stats: an RTX SSRC (Chrome probes bandwidth with RTX
         // padding before any loss) is bound to the video track too, but a PLI naming it is
         // ignored by the encoder.
-        self.stats
+        self.streams
             .iter()
-            .map(ReceiverStats::ssrc)
-            .find(|ssrc| {
-                self.bound
-                    .get(ssrc)
-                    .and_then(|&index| self.tracks.get(index))
-                    .is_some_and(|t| t.kind == MediaKind::Video)
-            })
+            .map(IncomingStream::ssrc)
+            .find(|&ssrc| self.track_kind(ssrc) == Some(MediaKind::Video))
             .or_else(|| {
                 self.tracks
                     .iter()
@@ -229,61 +261,9 @@ impl PublisherIngress {
                     .and_then(|t| t.declared_ssrcs.first().copied())
             })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rtp::{RtpHeader, write_rtp};
-    use shardcast_control::Codec;
-
-    fn video_section() -> MediaSection {
-        MediaSection {
-            mid: "1".into(),
-            kind: MediaKind::Video,
-            codecs: vec![Codec {
-                payload_type: 96,
-                name: CodecName::Vp8,
-                clock_rate: 90_000,
-                channels: None,
-                fmtp: String::new(),
-                rtx_payload_type: Some(97),
-                feedback: vec![],
-            }],
-            extensions: vec![],
-            ssrcs: vec![],
-            rtx_pairs: vec![],
-        }
-    }
-
-    fn packet(payload_type: u8, ssrc: u32, seq: u16) -> Vec<u8> {
-        let header = RtpHeader {
-            marker: false,
-            payload_type,
-            sequence_number: seq,
-            timestamp: 0,
-            ssrc,
-        };
-        let mut buf = [0u8; 64];
-        let len = write_rtp(&mut buf, &header, &[], &[0x10, 0x01]).unwrap();
-        buf[..len].to_vec()
-    }
-
-    #[test]
-    fn keyframe_requests_name_the_media_ssrc_even_when_rtx_probing_came_first() {
-        let now = Instant::now();
-        let mut ingress = PublisherIngress::new(&[video_section()], 1);
-        for seq in 0..20 {
-            let rtx = ingress.handle_rtp(now, &mut packet(97, 0xAAAA_0000 + u32::from(seq), seq));
-            assert_eq!(rtx.err(), Some(IngressDrop::Repair));
-        }
-        assert_eq!(ingress.video_ssrc(), None, "no media SSRC known yet");
-        ingress.handle_rtp(now, &mut packet(96, 0x1234, 1)).unwrap();
-        assert_eq!(ingress.video_ssrc(), Some(0x1234));
-        assert_eq!(
-            ingress.report_blocks(now).count(),
-            1,
-            "RTX is not reported on"
-        );
+    fn track_kind(&self, ssrc: u32) -> Option<MediaKind> {
+        let &index = self.bound.get(&ssrc)?;
+        self.tracks.get(index).map(|t| t.kind)
     }
 }

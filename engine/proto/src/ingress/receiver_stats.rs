@@ -47,14 +47,9 @@ impl ReceiverStats {
     }
 
     pub fn on_packet(&mut self, now: Instant, sequence_number: u16, timestamp: u32) {
-        let extended = self.unwrapper.unwrap(sequence_number);
-        let base = *self.base.get_or_insert(extended);
-        if extended < base {
+        if !self.count(sequence_number) {
             return;
         }
-        self.received += 1;
-        self.highest = self.highest.max(extended);
-
         let arrival = ticks(now.saturating_duration_since(self.epoch), self.clock_rate);
         let transit = arrival - i64::from(timestamp);
         if let Some(last) = self.last_transit.replace(transit) {
@@ -62,6 +57,24 @@ impl ReceiverStats {
             // J += (|D| - J) / 16, kept scaled by 16 to stay in integers.
             self.jitter_q4 = self.jitter_q4 + d - (self.jitter_q4 >> 4);
         }
+    }
+
+    /// A retransmitted packet: received after all, but its arrival time says nothing about
+    /// the path's jitter.
+    pub fn on_repair(&mut self, sequence_number: u16) {
+        self.count(sequence_number);
+    }
+
+    /// Counts a packet; false for one from before the first.
+    fn count(&mut self, sequence_number: u16) -> bool {
+        let extended = self.unwrapper.unwrap(sequence_number);
+        let base = *self.base.get_or_insert(extended);
+        if extended < base {
+            return false;
+        }
+        self.received += 1;
+        self.highest = self.highest.max(extended);
+        true
     }
 
     /// Remembers the publisher's last sender report (its NTP time, middle 32 bits).
@@ -155,6 +168,24 @@ mod tests {
         }
         assert_eq!(steady.report_block(t0).unwrap().jitter, 0);
         assert!(shaky.report_block(t0).unwrap().jitter > 100);
+    }
+
+    #[test]
+    fn a_repair_counts_as_received_without_a_jitter_sample() {
+        let t0 = Instant::now();
+        let mut stats = ReceiverStats::new(1, 90_000, t0);
+        for seq in [1, 3] {
+            stats.on_packet(
+                t0 + Duration::from_millis(u64::from(seq) * 10),
+                seq,
+                u32::from(seq) * 900,
+            );
+        }
+        // Two RTTs late: as a jitter sample it would be huge.
+        stats.on_repair(2);
+        let block = stats.report_block(t0).unwrap();
+        assert_eq!(block.cumulative_lost, 0);
+        assert_eq!(block.jitter, 0);
     }
 
     #[test]

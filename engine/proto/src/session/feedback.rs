@@ -7,8 +7,8 @@ use tracing::debug;
 
 use super::{Session, SessionEvent, SessionMedia};
 use crate::rtcp::{
-    RtcpPacket, SenderInfo, iter_compound, write_pli, write_receiver_report, write_sdes_cname,
-    write_sender_report,
+    RtcpPacket, SenderInfo, compact_ntp, iter_compound, write_pli, write_receiver_report,
+    write_sdes_cname, write_sender_report,
 };
 use crate::shard::Transmit;
 
@@ -60,6 +60,26 @@ impl Session {
                     self.events
                         .extend(due.then_some(SessionEvent::KeyframeRequest));
                 }
+                (
+                    SessionMedia::Viewer(viewer),
+                    RtcpPacket::Nack {
+                        media_ssrc, items, ..
+                    },
+                ) => {
+                    viewer.egress.handle_nack(now, media_ssrc, items.lost());
+                    if viewer.egress.announce_retransmits(now) {
+                        self.events.push_back(SessionEvent::RetransmitReady);
+                    }
+                }
+                (
+                    SessionMedia::Viewer(viewer),
+                    RtcpPacket::ReceiverReport { reports, .. }
+                    | RtcpPacket::SenderReport { reports, .. },
+                ) => {
+                    for block in reports {
+                        viewer.egress.on_report_block(now, &block);
+                    }
+                }
                 _ => {}
             }
         }
@@ -109,7 +129,8 @@ impl Session {
             }
             SessionMedia::Viewer(viewer) => {
                 let mut first_ssrc = None;
-                for track in viewer.egress.tracks() {
+                for index in 0..viewer.egress.tracks().len() {
+                    let track = &viewer.egress.tracks()[index];
                     let Some((ntp, rtp_timestamp, packet_count, octet_count)) =
                         track.sender_report(now, &self.wall_clock)
                     else {
@@ -126,6 +147,8 @@ impl Session {
                         return;
                     }
                     first_ssrc.get_or_insert(track.ssrc());
+                    // The viewer's reports name this one when they give its round trip.
+                    viewer.egress.sender_report_sent(now, compact_ntp(ntp));
                 }
                 let Some(ssrc) = first_ssrc else {
                     return;
@@ -152,7 +175,8 @@ impl Session {
         }
     }
 
-    /// Media timers: a publisher's folded keyframe request, a viewer's keyframe retry.
+    /// Media timers: a publisher's folded keyframe request and NACKs, a viewer's keyframe
+    /// retry and paced retransmissions.
     pub(super) fn media_timeout(&mut self, now: Instant) {
         let due = match &mut self.media {
             SessionMedia::Publisher(publisher) => publisher.keyframes.handle_timeout(now),
@@ -162,19 +186,53 @@ impl Session {
                 {
                     self.events.push_back(SessionEvent::KeyframeRequest);
                 }
+                if viewer.egress.announce_retransmits(now) {
+                    self.events.push_back(SessionEvent::RetransmitReady);
+                }
                 false
             }
         };
         if due {
             self.send_keyframe_request();
         }
+        self.send_nacks(now);
+    }
+
+    /// Asks the publisher for the packets that are missing (and due for a NACK) at `now`.
+    fn send_nacks(&mut self, now: Instant) {
+        let SessionMedia::Publisher(publisher) = &mut self.media else {
+            return;
+        };
+        if publisher.ingress.nack_deadline().is_none_or(|at| at > now) {
+            return;
+        }
+        let mut plain = Vec::new();
+        publisher
+            .ingress
+            .write_nacks(now, publisher.local_ssrc, &mut plain);
+        if !plain.is_empty() {
+            debug!(session = %self.id, stream = %self.stream, "NACK to publisher");
+            self.send_rtcp(&plain);
+        }
     }
 
     pub(super) fn media_deadline(&self) -> Option<Instant> {
         self.srtp.as_ref()?;
         match &self.media {
-            SessionMedia::Publisher(publisher) => publisher.keyframes.poll_timeout(),
-            SessionMedia::Viewer(viewer) => viewer.keyframe_deadline(),
+            SessionMedia::Publisher(publisher) => [
+                publisher.keyframes.poll_timeout(),
+                publisher.ingress.nack_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
+            SessionMedia::Viewer(viewer) => [
+                viewer.keyframe_deadline(),
+                viewer.egress.retransmit_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
         }
     }
 }

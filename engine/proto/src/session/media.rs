@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use shardcast_control::MediaSection;
 
+use super::SessionSetup;
 use crate::egress::ViewerEgress;
 use crate::ingress::{KeyframeThrottle, PublisherIngress};
 
@@ -12,7 +13,7 @@ use crate::ingress::{KeyframeThrottle, PublisherIngress};
 pub const DEFAULT_KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
 
 pub enum SessionMedia {
-    Publisher(Box<PublisherMedia>),
+    Publisher(PublisherMedia),
     Viewer(ViewerMedia),
 }
 
@@ -41,27 +42,22 @@ impl SessionMedia {
         local_ssrc: u32,
         keyframe_interval: Duration,
     ) -> Self {
-        Self::Publisher(Box::new(PublisherMedia {
+        Self::Publisher(PublisherMedia {
             ingress: PublisherIngress::new(media, source),
             keyframes: KeyframeThrottle::new(keyframe_interval),
             local_ssrc,
             fir_sequence: 0,
             keyframes_requested: 0,
-        }))
+        })
     }
 
-    pub fn viewer(
-        media: &[MediaSection],
-        ssrcs: &[u32],
-        first_seq: u16,
-        first_ts: u32,
-        cname: String,
-        keyframe_interval: Duration,
-    ) -> Self {
+    pub fn viewer(media: &[MediaSection], setup: &SessionSetup<'_>) -> Self {
+        let egress = ViewerEgress::new(media, &setup.ssrcs, setup.first_seq, setup.first_ts)
+            .with_rtx(&setup.rtx_ssrcs, setup.first_rtx_seq);
         Self::Viewer(ViewerMedia {
-            egress: ViewerEgress::new(media, ssrcs, first_seq, first_ts),
-            cname,
-            keyframe_interval,
+            egress,
+            cname: setup.cname.clone(),
+            keyframe_interval: setup.keyframe_interval,
             next_keyframe_request: None,
         })
     }

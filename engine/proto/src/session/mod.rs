@@ -8,6 +8,7 @@
 
 mod feedback;
 mod media;
+mod retransmit;
 mod rtp;
 
 use std::collections::VecDeque;
@@ -60,6 +61,9 @@ pub enum SessionEvent {
     SenderClock(SenderClock),
     /// A viewer needs a keyframe.
     KeyframeRequest,
+    /// A viewer has retransmissions the pace lets go now: the shard should poll
+    /// [`Session::write_retransmission`].
+    RetransmitReady,
     Closed(CloseReason),
 }
 
@@ -100,6 +104,8 @@ pub struct SessionSetup<'a> {
     pub credentials: IceCredentials,
     /// For viewers: the SSRC of each media section.
     pub ssrcs: Vec<u32>,
+    /// For viewers: the RTX SSRC of each media section that negotiated RTX.
+    pub rtx_ssrcs: Vec<Option<u32>>,
     /// For publishers: this publishing's source id.
     pub source: u64,
     /// Our SSRC in RTCP we send as a receiver, and the start of viewers' sequence numbers and
@@ -107,6 +113,8 @@ pub struct SessionSetup<'a> {
     pub local_ssrc: u32,
     pub first_seq: u16,
     pub first_ts: u32,
+    /// The start of viewers' RTX sequence numbers.
+    pub first_rtx_seq: u16,
     pub cname: String,
     pub wall_clock: WallClock,
     /// The shortest time between two keyframe requests to a publisher.
@@ -120,7 +128,6 @@ impl Session {
         setup: SessionSetup<'_>,
         now: Instant,
     ) -> Result<Self, DtlsError> {
-        let ice = IceLite::new(setup.credentials, request.remote_ufrag.clone(), now);
         let dtls = DtlsTransport::new(
             setup.dtls,
             setup.certificate,
@@ -135,15 +142,9 @@ impl Session {
                 setup.local_ssrc,
                 setup.keyframe_interval,
             ),
-            Role::Play => SessionMedia::viewer(
-                &request.media,
-                &setup.ssrcs,
-                setup.first_seq,
-                setup.first_ts,
-                setup.cname,
-                setup.keyframe_interval,
-            ),
+            Role::Play => SessionMedia::viewer(&request.media, &setup),
         };
+        let ice = IceLite::new(setup.credentials, request.remote_ufrag.clone(), now);
         Ok(Self {
             id: request.session.clone(),
             stream: Arc::from(request.stream.as_str()),

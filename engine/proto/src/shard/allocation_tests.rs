@@ -1,20 +1,22 @@
 //! The forwarding path allocates nothing in steady state: a publisher's packet is decrypted
-//! into a pooled buffer, queued once, and rewritten and encrypted for each viewer straight
-//! into the runtime's send buffer, one datagram at a time or a viewer's packets back to back
-//! as one run.
+//! into a pooled buffer, checked by the NACK register, kept in the stream's RTX cache, queued
+//! once, and rewritten and encrypted for each viewer straight into the runtime's send buffer,
+//! one datagram at a time or a viewer's packets back to back as one run.
 
 use std::time::Duration;
 
 use shardcast_control::Role;
 
 use super::sim_net::{Net, vp8};
-use super::sim_peer::SimPeer;
+use super::sim_peer::{SimPeer, repair_sections};
 use super::{RunLimits, ShardCore};
 use crate::alloc_count::allocations_during;
+use crate::egress::rtx_cache::VIDEO_SLOTS;
 use crate::rtp::RtpHeader;
 
 const VIEWERS: usize = 100;
-const WARM_UP: u16 = 200;
+/// Past the RTX cache's size: from then on each packet reuses the one the cache lets go.
+const WARM_UP: u16 = VIDEO_SLOTS as u16 + 100;
 const MEASURED: u16 = 10_000;
 /// Packets that arrive together, as a frame's do, before the runtime drains the shard.
 const FRAME: usize = 5;
@@ -97,7 +99,8 @@ fn allocations_forwarding(
     drain: fn(&mut ShardCore, &mut Vec<u8>) -> Drained,
 ) -> (u64, u64) {
     let mut net = Net::new(1);
-    net.join(Role::Publish, "s", "publisher");
+    let media = repair_sections(true, Some((0x1111, 0x3333)));
+    net.join_with(Role::Publish, "s", "publisher", media);
     for i in 0..VIEWERS {
         net.join(Role::Play, "s", &format!("v{i}"));
     }

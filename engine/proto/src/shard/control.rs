@@ -64,20 +64,35 @@ impl ShardCore {
             Role::Play => request.media.iter().map(|_| self.random_ssrc()).collect(),
             Role::Publish => Vec::new(),
         };
+        // A viewer that negotiated RTX for a section gets its resends in a stream of their own.
+        let rtx_ssrcs: Vec<Option<u32>> = match request.role {
+            Role::Play => request
+                .media
+                .iter()
+                .map(|section| {
+                    let rtx = section.codecs.iter().any(|c| c.rtx_payload_type.is_some());
+                    rtx.then(|| self.random_ssrc())
+                })
+                .collect(),
+            Role::Publish => Vec::new(),
+        };
         self.next_source += 1;
         let source = ((self.config.index as u64) << 48) | self.next_source;
         let cname = format!("shardcast-{:08x}", self.rng.random::<u32>());
         let local_ssrc = self.random_ssrc();
-        let (first_seq, first_ts) = (self.rng.random(), self.rng.random());
+        let (first_seq, first_ts, first_rtx_seq) =
+            (self.rng.random(), self.rng.random(), self.rng.random());
         let setup = SessionSetup {
             certificate: &self.config.certificate,
             dtls: &self.config.dtls,
             credentials: credentials.clone(),
             ssrcs: ssrcs.clone(),
+            rtx_ssrcs: rtx_ssrcs.clone(),
             source,
             local_ssrc,
             first_seq,
             first_ts,
+            first_rtx_seq,
             cname: cname.clone(),
             wall_clock: self.config.wall_clock,
             keyframe_interval: self.config.keyframe_interval,
@@ -99,7 +114,7 @@ impl ShardCore {
                 .map(|(i, section)| MediaAnswer {
                     mid: section.mid.clone(),
                     ssrc: ssrcs.get(i).copied(),
-                    rtx_ssrc: None,
+                    rtx_ssrc: rtx_ssrcs.get(i).copied().flatten(),
                 })
                 .collect(),
             cname,

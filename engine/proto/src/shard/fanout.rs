@@ -54,15 +54,17 @@ impl ShardCore {
                     }
                 }
                 SessionEvent::KeyframeRequest => self.request_keyframe(now, &stream),
+                SessionEvent::RetransmitReady => self.retransmit_ready.push_back(key),
                 SessionEvent::Closed(_) => self.remove_session(key),
             }
         }
     }
 
-    /// A publisher's packet: once to each other shard with viewers, then queued for local
-    /// viewers.
+    /// A publisher's packet: kept for NACKs, once to each other shard with viewers, then
+    /// queued for local viewers.
     fn route_media(&mut self, stream: &Arc<str>, packet: MediaPacket) {
         let packet = self.packets.share(packet);
+        self.cache_published(stream, &packet);
         if let Some(route) = self.streams.get(stream) {
             for &shard in &route.subscribers {
                 self.messages.push_back((
@@ -115,6 +117,8 @@ impl ShardCore {
             return;
         };
         self.counters.sessions_closed += 1;
+        // What it counted stays in the shard's totals.
+        self.counters.repair += session.repair_counters();
         self.timers.set(key, None);
         self.by_id.remove(session.id());
         self.by_ufrag.remove(session.ice_ufrag());

@@ -2,9 +2,10 @@
 //! gave back, and shared in that packet's `Arc`, so taking in media allocates nothing once
 //! the stream runs.
 //!
-//! The pool holds a reference to each of the latest packets it shared. When the oldest one is
-//! referenced by nothing else (every fan-out job here and every other shard has let go of
-//! it), its allocation carries the next packet and its bytes become the next decrypt buffer.
+//! Packets come back when the stream's RTX cache lets go of them, the last of the shard's
+//! holders. Another shard may still hold one (its mirror of the stream lets go a moment
+//! later), so the pool waits: the oldest returned packet is reused once nothing else
+//! references it, and the pool lets go of it when it has too many to wait for.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,19 +16,19 @@ use crate::media::MediaPacket;
 const PACKET_BUFFER_BYTES: usize = 1500;
 
 pub struct PacketPool {
-    /// The latest shared packets, oldest first.
-    recent: VecDeque<Arc<MediaPacket>>,
+    /// Packets given back, oldest first.
+    returned: VecDeque<Arc<MediaPacket>>,
     capacity: usize,
     /// Where the next received packet is decrypted.
     buffer: Vec<u8>,
 }
 
 impl PacketPool {
-    /// A pool remembering up to `capacity` shared packets (at least one).
+    /// A pool keeping up to `capacity` returned packets (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            recent: VecDeque::with_capacity(capacity),
+            returned: VecDeque::with_capacity(capacity),
             capacity,
             buffer: Vec::new(),
         }
@@ -42,30 +43,30 @@ impl PacketPool {
         &mut self.buffer
     }
 
-    /// Shares `packet`, in the oldest remembered allocation when nothing else holds it.
+    /// Shares `packet`, in the oldest returned allocation when nothing else holds it.
     pub fn share(&mut self, packet: MediaPacket) -> Arc<MediaPacket> {
-        let shared = match self.recent.pop_front() {
-            Some(mut oldest) => match Arc::get_mut(&mut oldest) {
-                Some(unused) => {
-                    let previous = std::mem::replace(unused, packet);
-                    if self.buffer.capacity() == 0 {
-                        self.buffer = previous.into_data();
-                    }
-                    oldest
-                }
-                None => {
-                    // Still on its way somewhere. While there is room the pool waits for it;
-                    // when full it lets go, and the packet's last holder frees it.
-                    if self.recent.len() + 2 <= self.capacity {
-                        self.recent.push_front(oldest);
-                    }
-                    Arc::new(packet)
-                }
-            },
-            None => Arc::new(packet),
+        let Some(mut oldest) = self.returned.pop_front() else {
+            return Arc::new(packet);
         };
-        self.recent.push_back(Arc::clone(&shared));
-        shared
+        let Some(unused) = Arc::get_mut(&mut oldest) else {
+            // Still held elsewhere: wait for it.
+            self.returned.push_front(oldest);
+            return Arc::new(packet);
+        };
+        let previous = std::mem::replace(unused, packet);
+        if self.buffer.capacity() == 0 {
+            self.buffer = previous.into_data();
+        }
+        oldest
+    }
+
+    /// Takes back a packet the shard is done with; past capacity the oldest is let go (its
+    /// last holder frees it).
+    pub fn recycle(&mut self, packet: Arc<MediaPacket>) {
+        if self.returned.len() == self.capacity {
+            self.returned.pop_front();
+        }
+        self.returned.push_back(packet);
     }
 }
 
@@ -111,32 +112,43 @@ mod tests {
     }
 
     #[test]
-    fn the_oldest_packet_is_reused_once_nobody_else_holds_it() {
+    fn a_returned_packet_is_reused_once_nobody_else_holds_it() {
         let mut pool = PacketPool::new(2);
         let first = share(&mut pool, 1);
-        let second = share(&mut pool, 2);
+        assert_eq!(first.layout.sequence_number, 1);
         let held = Arc::clone(&first);
-        drop(first);
+        pool.recycle(first);
 
-        // The oldest is still held somewhere: a new allocation, and the pool lets go of it.
-        let third = share(&mut pool, 3);
-        assert!(!Arc::ptr_eq(&third, &held));
+        // Returned, but another shard still holds it: a new allocation, and it waits.
+        let second = share(&mut pool, 2);
+        assert!(!Arc::ptr_eq(&second, &held));
         assert_eq!(
             held.layout.sequence_number, 1,
             "a held packet is never changed"
         );
+        let address = Arc::as_ptr(&held);
+        let bytes = held.payload().as_ptr();
         drop(held);
 
-        // The second is free now: its allocation carries the fourth, and its bytes become
-        // the buffer the fifth is decrypted into.
-        let second_address = Arc::as_ptr(&second);
-        let second_bytes = second.payload().as_ptr();
-        drop(second);
-        let fourth = share(&mut pool, 4);
-        assert_eq!(Arc::as_ptr(&fourth), second_address);
-        assert_eq!(fourth.layout.sequence_number, 4);
-        assert_eq!(fourth.payload(), b"opus");
-        let fifth = receive(&mut pool, 5);
-        assert_eq!(fifth.payload().as_ptr(), second_bytes);
+        // Free now: its allocation carries the third, and its bytes become the buffer the
+        // fourth is decrypted into.
+        let third = share(&mut pool, 3);
+        assert_eq!(Arc::as_ptr(&third), address);
+        assert_eq!(third.layout.sequence_number, 3);
+        assert_eq!(third.payload(), b"opus");
+        let fourth = receive(&mut pool, 4);
+        assert_eq!(fourth.payload().as_ptr(), bytes);
+    }
+
+    #[test]
+    fn past_capacity_the_oldest_returned_packet_is_let_go() {
+        let mut pool = PacketPool::new(2);
+        let packets: Vec<_> = (1..=3).map(|seq| share(&mut pool, seq)).collect();
+        let first = Arc::downgrade(&packets[0]);
+        for packet in packets {
+            pool.recycle(packet);
+        }
+        assert!(first.upgrade().is_none(), "freed, not kept");
+        assert_eq!(share(&mut pool, 4).layout.sequence_number, 4);
     }
 }

@@ -1,12 +1,19 @@
-//! Shards, sessions and peers on a simulated network: datagrams and cross-shard messages
-//! are delivered in order, time advances in fixed steps, nothing touches the OS.
+//! Shards, sessions and peers on a simulated network: time advances in fixed steps, nothing
+//! touches the OS. Datagrams are delivered at once and in order, unless a peer's path is
+//! impaired ([`Net::impair`]): then each direction delays, reorders and loses them as its
+//! seeded [`Link`] draws. Cross-shard messages are always delivered at once.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shardcast_control::{MediaKind, Request, Response, Role, SessionAnswer, shard_for};
+use shardcast_control::{
+    MediaKind, MediaSection, Request, Response, Role, SessionAnswer, shard_for,
+};
 
+use super::sim_link::{Impairment, Link};
 use super::sim_peer::{SimPeer, sections};
 use super::{ShardConfig, ShardCore, TransmitMeta};
 use crate::clock::WallClock;
@@ -16,12 +23,31 @@ use crate::timer::TimerProbe;
 
 const STEP: Duration = Duration::from_millis(10);
 
+/// A datagram on an impaired path: (arrival, send order, destination, datagram).
+type InFlight = Reverse<(Instant, u64, Endpoint, Vec<u8>)>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Endpoint {
+    /// To a shard, from a peer.
+    Shard {
+        shard: usize,
+        peer: usize,
+    },
+    Peer(usize),
+}
+
 pub struct Net {
     pub now: Instant,
     pub shards: Vec<ShardCore>,
     pub peers: Vec<SimPeer>,
+    /// How far time moves per [`Net::step`]: 10 ms, finer for tests of pacing.
+    pub step_size: Duration,
     /// Where shards write each datagram, reused as the runtime reuses its send buffers.
     buffer: Vec<u8>,
+    /// Per peer, when impaired: its path to its shard, and back.
+    links: Vec<Option<(Link, Link)>>,
+    in_flight: BinaryHeap<InFlight>,
+    sent: u64,
 }
 
 fn shard_address(index: usize) -> SocketAddr {
@@ -53,16 +79,31 @@ impl Net {
             now,
             shards,
             peers: Vec::new(),
+            step_size: STEP,
             buffer: Vec::with_capacity(1500),
+            links: Vec::new(),
+            in_flight: BinaryHeap::new(),
+            sent: 0,
         }
     }
 
     /// Adds a peer through its shard's control request; returns its index and the answer.
     pub fn join(&mut self, role: Role, stream: &str, session: &str) -> (usize, SessionAnswer) {
+        let media = sections(&[("0", MediaKind::Audio), ("1", MediaKind::Video)]);
+        self.join_with(role, stream, session, media)
+    }
+
+    /// [`Net::join`] with the media sections of the peer's offer.
+    pub fn join_with(
+        &mut self,
+        role: Role,
+        stream: &str,
+        session: &str,
+        media: Vec<MediaSection>,
+    ) -> (usize, SessionAnswer) {
         let index = self.peers.len();
         // Counted up from 10.0.0.1, so more than 254 peers keep distinct addresses.
         let address = SocketAddr::from((Ipv4Addr::from(0x0a00_0001 + index as u32), 40_000));
-        let media = sections(&[("0", MediaKind::Audio), ("1", MediaKind::Video)]);
         let (mut peer, request) =
             SimPeer::new(address, role, stream, session, media, index as u8, self.now);
         let shard = match role {
@@ -75,20 +116,26 @@ impl Net {
         };
         peer.accept_answer(&answer, self.now);
         self.peers.push(peer);
+        self.links.push(None);
         (index, answer)
     }
 
-    /// Delivers everything in flight, then advances time by one step.
+    /// From now on the path of `peer` to its shard is `up` and back `down`, drawn from
+    /// generators seeded by `seed`.
+    pub fn impair(&mut self, peer: usize, up: Impairment, down: Impairment, seed: u64) {
+        self.links[peer] = Some((Link::new(up, seed * 2), Link::new(down, seed * 2 + 1)));
+    }
+
+    /// Delivers everything due, then advances time by one step.
     pub fn step(&mut self) {
         let now = self.now;
-        for peer in &mut self.peers {
-            for (destination, datagram) in peer.poll_transmit(now) {
-                let shard = usize::from(destination.port() - 50_000);
-                self.shards[shard].handle_receive(now, peer.address, None, &datagram);
+        for peer in 0..self.peers.len() {
+            for (destination, datagram) in self.peers[peer].poll_transmit(now) {
+                self.send_to_shard(peer, destination, datagram);
             }
         }
         self.settle();
-        self.now += STEP;
+        self.now += self.step_size;
         for shard in &mut self.shards {
             if shard.poll_timeout().is_some_and(|at| at <= self.now) {
                 shard.handle_timeout(self.now);
@@ -97,10 +144,51 @@ impl Net {
         self.settle();
     }
 
+    /// A datagram from `peer` to the shard at `destination`, over the peer's path.
+    pub fn send_to_shard(&mut self, peer: usize, destination: SocketAddr, datagram: Vec<u8>) {
+        let shard = usize::from(destination.port() - 50_000);
+        match self.links[peer].as_mut() {
+            Some((up, _)) => {
+                if let Some(at) = up.transit(self.now) {
+                    self.sent += 1;
+                    let endpoint = Endpoint::Shard { shard, peer };
+                    self.in_flight
+                        .push(Reverse((at, self.sent, endpoint, datagram)));
+                }
+            }
+            None => {
+                let address = self.peers[peer].address;
+                self.shards[shard].handle_receive(self.now, address, None, &datagram);
+            }
+        }
+    }
+
+    /// Hands over every datagram on an impaired path that has arrived by now; true if any.
+    fn deliver_arrived(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(Reverse((at, _, _, _))) = self.in_flight.peek() {
+            if *at > self.now {
+                break;
+            }
+            let Some(Reverse((_, _, endpoint, datagram))) = self.in_flight.pop() else {
+                break;
+            };
+            moved = true;
+            match endpoint {
+                Endpoint::Shard { shard, peer } => {
+                    let address = self.peers[peer].address;
+                    self.shards[shard].handle_receive(self.now, address, None, &datagram);
+                }
+                Endpoint::Peer(peer) => self.peers[peer].handle_receive(self.now, &datagram),
+            }
+        }
+        moved
+    }
+
     /// Delivers shard output until nothing moves.
     pub fn settle(&mut self) {
         loop {
-            let mut moved = false;
+            let mut moved = self.deliver_arrived();
             for from in 0..self.shards.len() {
                 while self.deliver_next(from).is_some() {
                     moved = true;
@@ -116,15 +204,28 @@ impl Net {
         }
     }
 
-    /// Takes the next datagram from shard `from` and hands it to the peer it is for.
+    /// Takes the next datagram from shard `from` and sends it to the peer it is for.
     pub fn deliver_next(&mut self, from: usize) -> Option<TransmitMeta> {
         let meta = self.shards[from].poll_transmit_into(&mut self.buffer)?;
-        if let Some(peer) = self
+        let Some(index) = self
             .peers
-            .iter_mut()
-            .find(|p| p.address == meta.destination)
-        {
-            peer.handle_receive(self.now, &self.buffer);
+            .iter()
+            .position(|p| p.address == meta.destination)
+        else {
+            return Some(meta);
+        };
+        let peer = &mut self.peers[index];
+        peer.observe(self.now, &self.buffer);
+        match self.links[index].as_mut() {
+            Some((_, down)) => {
+                if let Some(at) = down.transit(self.now) {
+                    self.sent += 1;
+                    let datagram = self.buffer.clone();
+                    self.in_flight
+                        .push(Reverse((at, self.sent, Endpoint::Peer(index), datagram)));
+                }
+            }
+            None => peer.handle_receive(self.now, &self.buffer),
         }
         Some(meta)
     }
@@ -188,6 +289,13 @@ impl Net {
         let video = publisher.send_rtp(&video, "1", &vp8(keyframe, seq as u8));
         let address = publisher.address;
         self.shards[home].handle_receive(now, address, None, &video);
+    }
+
+    /// The publisher at `peer` sends one RTP packet over its path to its shard.
+    pub fn send_media(&mut self, peer: usize, header: &RtpHeader, mid: &str, payload: &[u8]) {
+        let datagram = self.peers[peer].send_rtp(header, mid, payload);
+        let server = self.peers[peer].server().unwrap();
+        self.send_to_shard(peer, server, datagram);
     }
 
     pub fn video_received(&self, peer: usize, answer: &SessionAnswer) -> Vec<u16> {

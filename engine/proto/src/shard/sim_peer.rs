@@ -2,6 +2,7 @@
 //! connectivity like a controlling ICE agent, runs the other end of DTLS, and sends or
 //! receives SRTP.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use shardcast_control::{
     SessionRequest,
 };
 
+use super::sim_repair::{PublisherRepair, ViewerRepair, negotiates_nack};
 use crate::demux::{DatagramKind, classify, is_rtcp};
 use crate::dtls::{Certificate, DtlsConfig, DtlsEvent, DtlsTransport};
 use crate::ice::IceCredentials;
@@ -31,12 +33,31 @@ pub struct SimPeer {
     server: Option<(SocketAddr, String, String)>,
     dtls: Option<DtlsTransport>,
     srtp: Option<SrtpSession>,
+    /// A second receive context over the same keys, to read the RTX packets the engine sends
+    /// this peer as they are sent, lost on the way or not (their original sequence number is
+    /// encrypted).
+    observer: Option<SrtpSession>,
     next_check: Instant,
-    /// Decrypted RTP received: (ssrc, payload type, seq, timestamp, payload).
+    role: Role,
+    /// The sections of its offer.
+    media: Vec<MediaSection>,
+    /// Decrypted RTP received (RTX unwrapped): (ssrc, payload type, seq, timestamp, payload).
     pub received: Vec<(u32, u8, u16, u32, Vec<u8>)>,
     pub rtcp_received: usize,
     /// Picture loss indications received (publishers).
     pub pli_received: usize,
+    /// RTP packets SRTP refused (replays).
+    pub srtp_rejected: usize,
+    /// A viewer's NACKs and reports, when it negotiated NACK.
+    pub viewer_repair: Option<ViewerRepair>,
+    /// A publisher's history, when it negotiated NACK.
+    pub publisher_repair: Option<PublisherRepair>,
+    /// Per (media SSRC, sequence number): how often the engine sent it (RTX unwrapped).
+    pub transmissions: HashMap<(u32, u16), u32>,
+    /// When the engine sent each retransmission to this peer.
+    pub retransmitted_at: Vec<Instant>,
+    /// Retransmissions and RTCP waiting for the next poll.
+    outbox: Vec<Vec<u8>>,
 }
 
 pub fn sections(mids: &[(&str, MediaKind)]) -> Vec<MediaSection> {
@@ -69,6 +90,21 @@ pub fn sections(mids: &[(&str, MediaKind)]) -> Vec<MediaSection> {
         .collect()
 }
 
+/// Audio and video [`sections`] that negotiate NACK, and RTX (payload type 97) for video
+/// when `rtx`; `rtx_pair` is the (media, RTX) SSRC pair a publisher declares for its video.
+pub fn repair_sections(rtx: bool, rtx_pair: Option<(u32, u32)>) -> Vec<MediaSection> {
+    let mut media = sections(&[("0", MediaKind::Audio), ("1", MediaKind::Video)]);
+    for section in &mut media {
+        let codec = &mut section.codecs[0];
+        codec.feedback = vec!["nack".into(), "nack pli".into()];
+        if rtx && section.kind == MediaKind::Video {
+            codec.rtx_payload_type = Some(97);
+            section.rtx_pairs.extend(rtx_pair);
+        }
+    }
+    media
+}
+
 impl SimPeer {
     /// A peer at `address` and the request signaling would send for it.
     pub fn new(
@@ -93,7 +129,7 @@ impl SimPeer {
             remote_pwd: credentials.pwd.clone(),
             remote_fingerprint: certificate.fingerprint().clone(),
             dtls_role: DtlsRole::Server,
-            media,
+            media: media.clone(),
         };
         let peer = Self {
             address,
@@ -102,12 +138,26 @@ impl SimPeer {
             server: None,
             dtls: None,
             srtp: None,
+            observer: None,
             next_check: now,
+            role,
+            media,
             received: Vec::new(),
             rtcp_received: 0,
             pli_received: 0,
+            srtp_rejected: 0,
+            viewer_repair: None,
+            publisher_repair: None,
+            transmissions: HashMap::new(),
+            retransmitted_at: Vec::new(),
+            outbox: Vec::new(),
         };
         (peer, request)
+    }
+
+    /// Where it sends: the shard's address from the answer.
+    pub fn server(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(|s| s.0)
     }
 
     /// Takes the engine's answer: where to check, and the certificate to expect. The
@@ -123,6 +173,18 @@ impl SimPeer {
             now,
         );
         self.dtls = Some(dtls.unwrap());
+        if self.media.iter().any(negotiates_nack) {
+            match self.role {
+                Role::Play => {
+                    let ssrc = match self.address {
+                        SocketAddr::V4(v4) => u32::from(*v4.ip()),
+                        SocketAddr::V6(_) => 0x7000_0000,
+                    };
+                    self.viewer_repair = Some(ViewerRepair::new(&self.media, answer, ssrc));
+                }
+                Role::Publish => self.publisher_repair = Some(PublisherRepair::new(&self.media)),
+            }
+        }
     }
 
     pub fn is_connected(&self) -> bool {
@@ -151,6 +213,14 @@ impl SimPeer {
                 out.push((server, datagram));
             }
         }
+        if let (Some(repair), Some(srtp)) = (self.viewer_repair.as_mut(), self.srtp.as_mut())
+            && let Some(plain) = repair.poll_rtcp(now)
+        {
+            let mut protected = Vec::new();
+            srtp.protect_rtcp(&plain, &mut protected).unwrap();
+            out.push((server, protected));
+        }
+        out.extend(self.outbox.drain(..).map(|datagram| (server, datagram)));
         out
     }
 
@@ -167,6 +237,7 @@ impl SimPeer {
                 while let Some(event) = dtls.poll_event() {
                     if let DtlsEvent::Connected(keys) = event {
                         self.srtp = Some(SrtpSession::new(&keys).unwrap());
+                        self.observer = Some(SrtpSession::new(&keys).unwrap());
                     }
                 }
             }
@@ -177,19 +248,33 @@ impl SimPeer {
                 let mut plain = Vec::new();
                 if is_rtcp(datagram) {
                     srtp.unprotect_rtcp(datagram, &mut plain).unwrap();
-                    self.rtcp_received += 1;
-                    self.pli_received += iter_compound(&plain)
-                        .filter(|p| matches!(p, Ok(RtcpPacket::Pli { .. })))
-                        .count();
+                    self.handle_rtcp(now, &plain);
                 } else {
-                    srtp.unprotect_rtp(datagram, &mut plain).unwrap();
+                    // A plain retransmission of a packet that did arrive is a replay: dropped.
+                    if srtp.unprotect_rtp(datagram, &mut plain).is_err() {
+                        self.srtp_rejected += 1;
+                        return;
+                    }
                     let rtp = RtpPacket::parse(&plain).unwrap();
+                    let (ssrc, payload_type, seq, payload_start) = match &self.viewer_repair {
+                        Some(repair) => repair.unwrap(&rtp),
+                        None => (
+                            rtp.ssrc(),
+                            rtp.payload_type(),
+                            rtp.sequence_number(),
+                            rtp.header_len(),
+                        ),
+                    };
+                    if let Some(repair) = self.viewer_repair.as_mut() {
+                        repair.on_media(now, ssrc, seq, ssrc != rtp.ssrc());
+                    }
+                    let payload_end = rtp.header_len() + rtp.payload().len();
                     self.received.push((
-                        rtp.ssrc(),
-                        rtp.payload_type(),
-                        rtp.sequence_number(),
+                        ssrc,
+                        payload_type,
+                        seq,
                         rtp.timestamp(),
-                        rtp.payload().to_vec(),
+                        plain[payload_start..payload_end].to_vec(),
                     ));
                 }
             }
@@ -197,7 +282,75 @@ impl SimPeer {
         }
     }
 
-    /// Encrypts an RTP packet for the engine.
+    fn handle_rtcp(&mut self, now: Instant, plain: &[u8]) {
+        self.rtcp_received += 1;
+        for packet in iter_compound(plain) {
+            match packet.unwrap() {
+                RtcpPacket::Pli { .. } => self.pli_received += 1,
+                RtcpPacket::Nack {
+                    media_ssrc, items, ..
+                } => {
+                    let (Some(repair), Some(srtp)) =
+                        (self.publisher_repair.as_mut(), self.srtp.as_mut())
+                    else {
+                        continue;
+                    };
+                    for answer in repair.answer(media_ssrc, items.lost()) {
+                        let mut protected = Vec::new();
+                        srtp.protect_rtp(&answer, &mut protected).unwrap();
+                        self.outbox.push(protected);
+                    }
+                }
+                RtcpPacket::SenderReport { ssrc, ntp, .. } => {
+                    if let Some(repair) = self.viewer_repair.as_mut() {
+                        repair.on_sender_report(now, ssrc, ntp);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A datagram the engine sent this peer at `sent_at`, seen whether or not it arrives:
+    /// counts what the engine (re)transmitted.
+    pub fn observe(&mut self, sent_at: Instant, datagram: &[u8]) {
+        let Some(observer) = self.observer.as_mut() else {
+            return;
+        };
+        if classify(datagram) != DatagramKind::Rtp || is_rtcp(datagram) {
+            return;
+        }
+        // The RTP header travels in the clear; only an RTX packet's original sequence number
+        // needs decrypting (and an RTX packet is never a repeat for replay protection).
+        let header = RtpPacket::parse(datagram).unwrap();
+        let (ssrc, seq, rtx) = match &self.viewer_repair {
+            Some(repair) if repair.is_rtx(header.ssrc()) => {
+                let mut plain = Vec::new();
+                observer.unprotect_rtp(datagram, &mut plain).unwrap();
+                let (ssrc, _, seq, _) = repair.unwrap(&RtpPacket::parse(&plain).unwrap());
+                (ssrc, seq, true)
+            }
+            _ => (header.ssrc(), header.sequence_number(), false),
+        };
+        let count = self.transmissions.entry((ssrc, seq)).or_insert(0);
+        *count += 1;
+        if *count > 1 || rtx {
+            self.retransmitted_at.push(sent_at);
+        }
+    }
+
+    /// Encrypts an RTCP packet for the engine.
+    pub fn protect_rtcp(&mut self, plain: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.srtp
+            .as_mut()
+            .unwrap()
+            .protect_rtcp(plain, &mut out)
+            .unwrap();
+        out
+    }
+
+    /// Encrypts an RTP packet for the engine (a publisher keeps it, to answer NACKs).
     pub fn send_rtp(&mut self, header: &RtpHeader, mid: &str, payload: &[u8]) -> Vec<u8> {
         self.send_rtp_with_extensions(header, &[(4, mid.as_bytes())], payload)
     }
@@ -211,6 +364,9 @@ impl SimPeer {
     ) -> Vec<u8> {
         let mut plain = [0u8; 1500];
         let len = write_rtp(&mut plain, header, extensions, payload).unwrap();
+        if let Some(repair) = self.publisher_repair.as_mut() {
+            repair.record(&plain[..len]);
+        }
         let mut out = Vec::new();
         self.srtp
             .as_mut()

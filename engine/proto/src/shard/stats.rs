@@ -3,6 +3,7 @@
 use shardcast_control::{CoreCounters, RuntimeCounters, ShardStats};
 
 use super::{ShardCore, ShardCounters};
+use crate::repair::RepairCounters;
 
 impl ShardCore {
     pub(super) fn stats(&self) -> ShardStats {
@@ -16,7 +17,18 @@ impl ShardCore {
             keyframe_requests_forwarded,
             media_packets_out,
             fanout_jobs_dropped,
-        } = self.counters;
+            repair,
+        } = self.counters();
+        let RepairCounters {
+            nacks_received,
+            retransmissions_sent,
+            retransmissions_missed,
+            retransmissions_suppressed,
+            retransmissions_dropped,
+            publisher_nacks_sent,
+            packets_recovered,
+            packets_given_up,
+        } = repair;
         ShardStats {
             shard: self.config.index,
             sessions: self.sessions.len(),
@@ -33,6 +45,14 @@ impl ShardCore {
                 keyframe_requests_forwarded,
                 media_packets_out,
                 fanout_jobs_dropped,
+                nacks_received,
+                retransmissions_sent,
+                retransmissions_missed,
+                retransmissions_suppressed,
+                retransmissions_dropped,
+                publisher_nacks_sent,
+                packets_recovered,
+                packets_given_up,
             },
             // The runtime's to fill in: the core sees no socket and no ring.
             runtime: RuntimeCounters::default(),
