@@ -251,8 +251,9 @@ class Scenario:
             if proc is not None and proc.poll() is not None:
                 raise TestFailure(f"{proc.log_name} exited with status {proc.returncode}")
 
-    def start_system(self, shards=2):
-        """Engine with `shards` shards plus signaling, on fresh ports and a fresh control dir."""
+    def start_system(self, shards=2, extra_ips=()):
+        """Engine with `shards` shards plus signaling, on fresh ports and a fresh control dir. The engine also
+        advertises `extra_ips`, and signaling then listens on every address, for peers in other namespaces."""
         for binary in ("shardcast", "shardcast-signaling"):
             if not (BIN_DIR / binary).is_file():
                 raise TestFailure(f"{BIN_DIR / binary} is missing; run `cargo build --release --workspace`")
@@ -264,15 +265,17 @@ class Scenario:
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"), RUST_BACKTRACE="1")
         self.engine = self.spawn("engine", [
             str(BIN_DIR / "shardcast"), "engine", "--shards", str(shards), "--port-base", str(port_base),
-            "--control-dir", str(control), "--advertise-ip", "127.0.0.1"], env=env)
+            "--control-dir", str(control), "--advertise-ip", "127.0.0.1",
+            *(arg for ip in extra_ips for arg in ("--advertise-ip", ip))], env=env)
 
         def engine_ready():
             self.check_alive(self.engine)
             return (control / "engine.json").exists()
 
         wait_for(engine_ready, 30, f"{control}/engine.json")
+        listen = "0.0.0.0" if extra_ips else "127.0.0.1"
         self.signaling = self.spawn("signaling", [
-            str(BIN_DIR / "shardcast-signaling"), "--listen", f"127.0.0.1:{http_port}",
+            str(BIN_DIR / "shardcast-signaling"), "--listen", f"{listen}:{http_port}",
             "--control-dir", str(control)], env=env)
 
         def signaling_ready():
@@ -284,6 +287,7 @@ class Scenario:
                 return False
 
         wait_for(signaling_ready, 30, f"signaling to accept on 127.0.0.1:{http_port}")
+        self.http_port = http_port
         self.http_base = f"http://127.0.0.1:{http_port}"
         log(self.name, f"engine shards on UDP {self.shard_ports}, signaling on {self.http_base}")
 

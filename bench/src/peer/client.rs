@@ -137,6 +137,9 @@ impl ClientPeer {
     }
 
     fn receive_dtls(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+        if let Some(ice) = self.ice.as_mut() {
+            ice.follow(source);
+        }
         let selected = self.ice.as_ref().and_then(ControllingIce::selected);
         let Some(dtls) = self.dtls.as_mut().filter(|_| selected == Some(source)) else {
             self.counters.unexpected_datagrams += 1;

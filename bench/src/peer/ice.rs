@@ -62,6 +62,8 @@ pub struct ControllingIce {
     timings: IceTimings,
     rng: StdRng,
     checks: Vec<Transaction>,
+    /// The server's candidates, all checked with USE-CANDIDATE.
+    candidates: Vec<SocketAddr>,
     selected: Option<SocketAddr>,
     consent: Option<Transaction>,
     next_consent: Option<Instant>,
@@ -102,6 +104,7 @@ impl ControllingIce {
             timings,
             rng,
             checks,
+            candidates: parameters.candidates.to_vec(),
             selected: None,
             consent: None,
             next_consent: None,
@@ -114,6 +117,19 @@ impl ControllingIce {
 
     pub fn selected(&self) -> Option<SocketAddr> {
         self.selected
+    }
+
+    /// The server sent from `source`, one of its candidates, after we selected another. Every
+    /// check carried USE-CANDIDATE, so each pair that answered is nominated on its side, and
+    /// a lite server sends on the one it saw nominated last: use that pair too, as a browser
+    /// takes traffic on any valid pair. True when the selection moved.
+    pub fn follow(&mut self, source: SocketAddr) -> bool {
+        let moves = self.selected.is_some_and(|selected| selected != source)
+            && self.candidates.contains(&source);
+        if moves {
+            self.selected = Some(source);
+        }
+        moves
     }
 
     /// Feeds one datagram whose first byte said STUN.
@@ -285,5 +301,41 @@ impl Transaction {
         self.sends += 1;
         self.next_send = now + self.rto;
         self.rto = (self.rto * 2).min(MAX_RTO);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(candidates: &[SocketAddr], now: Instant) -> ControllingIce {
+        let parameters = IceParameters {
+            local_ufrag: "local",
+            local_pwd: "localpassword0123456789",
+            remote_ufrag: "remote",
+            remote_pwd: "remotepassword012345678",
+            candidates,
+        };
+        let timings = IceTimings {
+            consent_interval: Duration::from_secs(5),
+            consent_timeout: Duration::from_secs(30),
+        };
+        ControllingIce::new(&parameters, timings, 3, now)
+    }
+
+    #[test]
+    fn follows_the_server_only_to_another_of_its_candidates_and_only_once_selected() {
+        let now = Instant::now();
+        let first: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let second: SocketAddr = "10.78.0.1:5000".parse().unwrap();
+        let stranger: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let mut ice = agent(&[first, second], now);
+        assert!(!ice.follow(second), "nothing selected yet");
+        ice.selected = Some(first);
+        assert!(!ice.follow(stranger));
+        assert!(!ice.follow(first));
+        assert_eq!(ice.selected(), Some(first));
+        assert!(ice.follow(second));
+        assert_eq!(ice.selected(), Some(second));
     }
 }

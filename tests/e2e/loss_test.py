@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Loss repair over real sockets: viewers behind a lossy link recover, viewers on a clean one are untouched.
+
+Two shardcast-bench runs against one engine, side by side for a 60 s steady window: a clean one on loopback, and a
+lossy one in its own network namespace behind a veth pair where nftables drops 5% of UDP datagrams in each direction
+(its publisher's media and its viewers' media, NACKs and retransmissions alike). This kernel has no netem, so the
+link adds loss but no delay. PASS when the lossy viewers' unrecovered video loss is below 0.1% with no freeze longer
+than 500 ms, and the clean viewers lose nothing and freeze no longer than that either. Audio is not checked behind
+the lossy link: like browsers, the bench does not NACK Opus."""
+
+import json
+import os
+import subprocess
+import sys
+
+from harness import BIN_DIR, Scenario, TestFailure, log, run, wait_for
+
+VIEWERS = 10
+STEADY = "60s"
+LOSS_PER_MILLE = 50
+HOST_ADDR, LOSSY_ADDR = "10.78.0.1", "10.78.0.2"
+UNRECOVERED_LIMIT_PERCENT = 0.1
+FREEZE_LIMIT_MS = 500
+
+
+def sh(*argv):
+    subprocess.run(argv, check=True)
+
+
+def build_lossy_link(scn):
+    """A network namespace on a veth pair; both ends drop LOSS_PER_MILLE of the UDP datagrams they send. Returns the
+    command prefix that runs a program inside it. The namespace is held by a process of this test's PID namespace
+    (no name under /run/netns), so it goes away with the test."""
+    holder = scn.spawn("lossy-namespace", ["unshare", "--net", "sleep", "infinity"])
+    inside = ("nsenter", "--target", str(holder.pid), "--net")
+    wait_for(lambda: subprocess.run([*inside, "true"]).returncode == 0 and
+             os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"), 10,
+             "the lossy namespace")
+    sh("ip", "link", "add", "vhost", "type", "veth", "peer", "name", "vlossy")
+    sh("ip", "link", "set", "vlossy", "netns", str(holder.pid))
+    sh("ip", "addr", "add", f"{HOST_ADDR}/24", "dev", "vhost")
+    sh("ip", "link", "set", "vhost", "up")
+    sh(*inside, "ip", "addr", "add", f"{LOSSY_ADDR}/24", "dev", "vlossy")
+    sh(*inside, "ip", "link", "set", "vlossy", "up")
+    sh(*inside, "ip", "link", "set", "lo", "up")
+    rules = ("table inet impair {{\n  chain out {{\n    type filter hook output priority 0;\n"
+             "    oifname \"{}\" meta l4proto udp numgen random mod 1000 < {} counter drop\n  }}\n}}\n")
+    for prefix, device in (((), "vhost"), (inside, "vlossy")):
+        subprocess.run([*prefix, "nft", "-f", "-"], input=rules.format(device, LOSS_PER_MILLE), text=True,
+                       check=True)
+    return inside
+
+
+def dropped(prefix=()):
+    listing = subprocess.run([*prefix, "nft", "list", "table", "inet", "impair"], capture_output=True,
+                             text=True, check=True).stdout
+    words = listing.split()
+    return int(words[words.index("packets") + 1])
+
+
+def bench(scn, name, prefix, http_host):
+    report = scn.dir / f"{name}.json"
+    base = f"http://{http_host}:{scn.http_port}"
+    argv = [*prefix, str(BIN_DIR / "shardcast-bench"), "run", "--whip", f"{base}/whip/{{stream}}",
+            "--whep", f"{base}/whep/{{stream}}", "--stream", name, "--viewers", str(VIEWERS), "--ramp", "10",
+            "--duration", STEADY, "--no-progress", "--json", str(report)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, report
+
+
+def finish(name, proc, report_path):
+    output, _ = proc.communicate(timeout=240)
+    print(output)
+    if proc.returncode != 0:
+        raise TestFailure(f"{name} bench exited {proc.returncode}")
+    report = json.loads(report_path.read_text())
+    if report["viewers_connected"] != VIEWERS:
+        raise TestFailure(f"{name}: {report['viewers_connected']}/{VIEWERS} viewers connected")
+    return report
+
+
+def test(name):
+    with Scenario(name) as scn:
+        inside = build_lossy_link(scn)
+        scn.start_system(shards=2, extra_ips=(HOST_ADDR,))
+        lossy = bench(scn, "lossy", inside, HOST_ADDR)
+        clean = bench(scn, "clean", (), "127.0.0.1")
+        clean_report = finish("clean", *clean)
+        lossy_report = finish("lossy", *lossy)
+        scn.check_alive(scn.engine, scn.signaling)
+
+        drops = (dropped(), dropped(inside))
+        if min(drops) == 0:
+            raise TestFailure(f"the link dropped nothing ({drops}): the test tested nothing")
+        video = lossy_report["video"]
+        if video["lost"] == 0 or video["nacks_sent"] == 0:
+            raise TestFailure(f"lossy viewers saw no loss to repair: {video}")
+        for kind in ("video",):
+            track = lossy_report[kind]
+            if track["unrecovered_percent"] >= UNRECOVERED_LIMIT_PERCENT:
+                raise TestFailure(f"lossy {kind}: {track['unrecovered_percent']:.3f}% unrecovered")
+            if track["longest_freeze_ms"] > FREEZE_LIMIT_MS:
+                raise TestFailure(f"lossy {kind}: froze for {track['longest_freeze_ms']} ms")
+        for kind in ("video", "audio"):
+            track = clean_report[kind]
+            if track["unrecovered"] != 0 or track["lost"] != 0:
+                raise TestFailure(f"clean {kind}: {track['lost']} lost, {track['unrecovered']} unrecovered")
+            if track["longest_freeze_ms"] > FREEZE_LIMIT_MS:
+                raise TestFailure(f"clean {kind}: froze for {track['longest_freeze_ms']} ms")
+        if lossy_report["publisher"]["retransmissions"] == 0:
+            raise TestFailure("the lossy publisher was never asked to retransmit")
+        log(name, f"link dropped {drops[0]} down, {drops[1]} up; lossy video: {video['lost']} lost, "
+                  f"{video['unrecovered']} unrecovered ({video['unrecovered_percent']:.3f}%), longest freeze "
+                  f"{video['longest_freeze_ms']} ms, {video['nacks_sent']} NACKs; lossy publisher retransmitted "
+                  f"{lossy_report['publisher']['retransmissions']}; clean viewers lost nothing")
+
+
+if __name__ == "__main__":
+    sys.exit(run("loss_test", test))
