@@ -23,7 +23,7 @@ struct PerShard {
     value: fn(&ShardStats) -> String,
 }
 
-const PER_SHARD: [PerShard; 34] = [
+const PER_SHARD: [PerShard; 37] = [
     PerShard {
         name: "shardcast_timer_probe_period_seconds",
         kind: "gauge",
@@ -240,6 +240,26 @@ const PER_SHARD: [PerShard; 34] = [
         help: "Requests from signaling the shard answered.",
         value: |s| s.runtime.control_requests.to_string(),
     },
+    PerShard {
+        name: "shardcast_viewers_bandwidth_estimated",
+        kind: "gauge",
+        help: "Viewers whose feedback or reports have informed a bandwidth estimate.",
+        value: |s| s.bandwidth.viewers.to_string(),
+    },
+    PerShard {
+        name: "shardcast_viewers_transport_cc",
+        kind: "gauge",
+        help: "Viewers estimated from transport-wide congestion control feedback (the others \
+               from receiver reports' loss and REMB).",
+        value: |s| s.bandwidth.transport_cc_viewers.to_string(),
+    },
+    PerShard {
+        name: "shardcast_viewer_bandwidth_estimate_sum_bits_per_second",
+        kind: "gauge",
+        help: "The viewers' bandwidth estimates added up; divided by \
+               shardcast_viewers_bandwidth_estimated, their mean.",
+        value: |s| s.bandwidth.sum_bps.to_string(),
+    },
 ];
 
 const RECEIVE_DROPS: &str = "shardcast_receive_drops_total";
@@ -251,6 +271,15 @@ type Count = fn(&ShardStats) -> u64;
 const RECEIVE_DROP_REASONS: [(&str, Count); 2] = [
     ("truncated", |s| s.runtime.receive_truncated),
     ("error", |s| s.runtime.receive_errors),
+];
+
+const BANDWIDTH: &str = "shardcast_viewer_bandwidth_estimate_bits_per_second";
+
+/// The figures of the viewers' bandwidth estimates, each a sample of [`BANDWIDTH`].
+const BANDWIDTH_STATS: [(&str, Count); 3] = [
+    ("min", |s| s.bandwidth.min_bps),
+    ("median", |s| s.bandwidth.median_bps),
+    ("max", |s| s.bandwidth.max_bps),
 ];
 
 /// Every family, each with one sample (or histogram) per shard.
@@ -308,6 +337,19 @@ pub fn render(shards: &[ShardStats]) -> String {
             sample(&mut out, RECEIVE_DROPS, &labels, count(stats));
         }
     }
+    family(
+        &mut out,
+        BANDWIDTH,
+        "gauge",
+        "The shard's viewers' bandwidth estimates now: stat=\"min\", \"median\" (lower) or \
+         \"max\"; 0 while no viewer has an estimate.",
+    );
+    for stats in shards {
+        for (stat, value) in BANDWIDTH_STATS {
+            let labels = format!("shard=\"{}\",stat=\"{stat}\"", stats.shard);
+            sample(&mut out, BANDWIDTH, &labels, value(stats));
+        }
+    }
     out
 }
 
@@ -361,7 +403,7 @@ fn seconds(micros: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shardcast_control::{CoreCounters, LATENESS_BUCKETS, RuntimeCounters};
+    use shardcast_control::{BandwidthEstimates, CoreCounters, LATENESS_BUCKETS, RuntimeCounters};
 
     fn shard(index: usize, probe: [u64; LATENESS_BUCKETS]) -> ShardStats {
         ShardStats {
@@ -381,6 +423,14 @@ mod tests {
                 retransmissions_sent: 12,
                 packets_given_up: 1,
                 ..CoreCounters::default()
+            },
+            bandwidth: BandwidthEstimates {
+                viewers: 3,
+                transport_cc_viewers: 2,
+                min_bps: 300_000,
+                median_bps: 1_200_000,
+                max_bps: 4_000_000,
+                sum_bps: 5_500_000,
             },
             runtime: RuntimeCounters {
                 datagrams_out: 900,
@@ -440,6 +490,12 @@ mod tests {
             "shardcast_retransmissions_sent_total{shard=\"1\"} 12",
             "shardcast_packets_given_up_total{shard=\"1\"} 1",
             "shardcast_nacks_received_total{shard=\"1\"} 0",
+            "shardcast_viewers_bandwidth_estimated{shard=\"1\"} 3",
+            "shardcast_viewers_transport_cc{shard=\"1\"} 2",
+            "shardcast_viewer_bandwidth_estimate_sum_bits_per_second{shard=\"1\"} 5500000",
+            "shardcast_viewer_bandwidth_estimate_bits_per_second{shard=\"1\",stat=\"min\"} 300000",
+            "shardcast_viewer_bandwidth_estimate_bits_per_second{shard=\"1\",stat=\"median\"} 1200000",
+            "shardcast_viewer_bandwidth_estimate_bits_per_second{shard=\"1\",stat=\"max\"} 4000000",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -480,8 +536,9 @@ mod tests {
             }
         }
         // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
-        // figures; 16 core counters; 15 runtime counters and 2 receive drop reasons.
-        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 16 + 15 + 2));
+        // figures; 16 core counters; 15 runtime counters and 2 receive drop reasons; 3
+        // bandwidth figures and 3 bandwidth stats.
+        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 16 + 15 + 2 + 3 + 3));
     }
 
     #[test]

@@ -253,6 +253,8 @@ async fn every_shard_is_scraped_into_one_exposition() {
         "# TYPE shardcast_retransmissions_sent_total counter",
         "shardcast_retransmissions_sent_total{shard=\"1\"} 14",
         "shardcast_packets_recovered_total{shard=\"1\"} 1",
+        "shardcast_viewers_bandwidth_estimated{shard=\"0\"} 2",
+        "shardcast_viewer_bandwidth_estimate_bits_per_second{shard=\"1\",stat=\"max\"} 2000000",
     ] {
         assert!(
             lines.contains(&expected),

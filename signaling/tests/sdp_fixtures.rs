@@ -159,6 +159,48 @@ fn viewer_without_publisher_keeps_every_supported_codec() {
 }
 
 #[test]
+fn viewer_gets_transport_wide_congestion_control_publisher_does_not() {
+    const TRANSPORT_WIDE_CC: &str =
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+    let viewer = negotiated("chrome_whep.sdp", Role::Play, None);
+    for section in viewer.media_sections() {
+        assert!(
+            section
+                .extensions
+                .iter()
+                .any(|e| e.id == 3 && e.uri == TRANSPORT_WIDE_CC),
+            "{:?}",
+            section.extensions
+        );
+        assert!(
+            section.codecs[0]
+                .feedback
+                .iter()
+                .any(|f| f == "transport-cc"),
+            "{:?}",
+            section.codecs[0].feedback
+        );
+    }
+    let answer = answer_text(&viewer, Role::Play);
+    for line in [
+        format!("a=extmap:3 {TRANSPORT_WIDE_CC}"),
+        "a=rtcp-fb:111 transport-cc".to_owned(),
+        "a=rtcp-fb:96 transport-cc".to_owned(),
+    ] {
+        assert!(
+            answer.contains(&format!("{line}\r\n")),
+            "missing {line:?} in\n{answer}"
+        );
+    }
+    let publisher = answer_text(
+        &negotiated("chrome_publish.sdp", Role::Publish, None),
+        Role::Publish,
+    );
+    assert!(!publisher.contains("transport-cc"), "{publisher}");
+    assert!(!publisher.contains(TRANSPORT_WIDE_CC), "{publisher}");
+}
+
+#[test]
 fn viewer_keeps_only_codecs_matching_the_publisher() {
     let publisher = negotiated("obs_whip.sdp", Role::Publish, None).chosen_codecs();
     let viewer = negotiated("aiortc_whep.sdp", Role::Play, Some(&publisher));

@@ -28,6 +28,7 @@ pub struct ShardStats {
     /// is a firing that never happened, so they are not in `probe`.
     pub probe_skipped_periods: u64,
     pub counters: CoreCounters,
+    pub bandwidth: BandwidthEstimates,
     /// Filled in by the shard's runtime, which owns the socket and the ring; the protocol core
     /// answers with zeros here.
     pub runtime: RuntimeCounters,
@@ -45,6 +46,23 @@ pub struct LatenessHistogram {
     pub sum_us: u64,
     /// The latest any firing was, in microseconds.
     pub max_us: u64,
+}
+
+/// The shard's viewers' bandwidth estimates at the time of asking (see the protocol core's
+/// `bwe`). The figures are 0 while no viewer has an estimate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BandwidthEstimates {
+    /// Viewers whose feedback or reports have informed an estimate.
+    pub viewers: u64,
+    /// Of those, the ones estimated from transport-wide congestion control feedback (the
+    /// rest from receiver reports' loss and REMB).
+    pub transport_cc_viewers: u64,
+    pub min_bps: u64,
+    /// The lower median.
+    pub median_bps: u64,
+    pub max_bps: u64,
+    /// All estimates added up: with `viewers`, the mean across shards.
+    pub sum_bps: u64,
 }
 
 /// The protocol core's own counters.
@@ -176,6 +194,14 @@ mod tests {
                 packets_recovered: u64::MAX,
                 packets_given_up: u64::MAX,
             },
+            bandwidth: BandwidthEstimates {
+                viewers: u64::MAX,
+                transport_cc_viewers: u64::MAX,
+                min_bps: u64::MAX,
+                median_bps: u64::MAX,
+                max_bps: u64::MAX,
+                sum_bps: u64::MAX,
+            },
             runtime: RuntimeCounters {
                 datagrams_in: u64::MAX,
                 datagrams_out: u64::MAX,
@@ -197,7 +223,7 @@ mod tests {
             },
         });
         let line = encode(&response);
-        assert!(line.len() < 2048 && line.len() < MAX_LINE, "{}", line.len());
+        assert!(line.len() < 4096 && line.len() < MAX_LINE, "{}", line.len());
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
         assert_eq!(decode::<Response>(&line).unwrap(), response);
         let text = String::from_utf8(line).unwrap();

@@ -7,6 +7,7 @@
 
 #[cfg(test)]
 mod alloc_count;
+pub mod bwe;
 pub mod clock;
 pub mod codec;
 pub mod demux;

@@ -16,6 +16,8 @@
 
 #[cfg(test)]
 mod allocation_tests;
+#[cfg(test)]
+mod bandwidth_tests;
 mod control;
 mod fanout;
 mod fanout_queue;

@@ -1,11 +1,15 @@
 //! What the engine can forward: codecs, RTCP feedback and header extensions.
 
-use shardcast_control::{CodecName, MediaKind};
+use shardcast_control::{CodecName, MediaKind, Role};
 
 use super::offer::OfferPayload;
 
-/// Feedback the engine implements (NACK, PLI, FIR); congestion control feedback is dropped.
+/// Feedback the engine implements both ways (NACK, PLI, FIR).
 const FEEDBACK: [&str; 3] = ["nack", "nack pli", "ccm fir"];
+
+/// Feedback only viewers get: the engine estimates their bandwidth from transport-wide
+/// congestion control feedback, but sends none to publishers.
+const VIEWER_FEEDBACK: [&str; 1] = ["transport-cc"];
 
 const EXTENSIONS: [&str; 7] = [
     "urn:ietf:params:rtp-hdrext:sdes:mid",
@@ -17,12 +21,16 @@ const EXTENSIONS: [&str; 7] = [
     "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time",
 ];
 
-pub fn is_supported_feedback(value: &str) -> bool {
-    FEEDBACK.contains(&value)
+/// Extensions only viewers get: the engine numbers the packets it sends them.
+const VIEWER_EXTENSIONS: [&str; 1] =
+    ["http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"];
+
+pub fn is_supported_feedback(value: &str, role: Role) -> bool {
+    FEEDBACK.contains(&value) || (role == Role::Play && VIEWER_FEEDBACK.contains(&value))
 }
 
-pub fn is_supported_extension(uri: &str) -> bool {
-    EXTENSIONS.contains(&uri)
+pub fn is_supported_extension(uri: &str, role: Role) -> bool {
+    EXTENSIONS.contains(&uri) || (role == Role::Play && VIEWER_EXTENSIONS.contains(&uri))
 }
 
 /// The codec this payload carries, if the engine supports it on an m-line of `kind`.

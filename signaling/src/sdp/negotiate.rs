@@ -117,7 +117,7 @@ pub fn negotiate(
                 mid: media.mid.clone().unwrap_or_default(),
                 kind,
                 codecs,
-                extensions: extensions(media),
+                extensions: extensions(media, role),
                 ssrcs: media.ssrcs.clone(),
                 rtx_pairs: media.rtx_pairs.clone(),
             },
@@ -191,18 +191,18 @@ fn rejected(media: &OfferMedia) -> Rejected {
 }
 
 /// Every supported codec of the m-line, in the offer's order of preference.
-fn supported_codecs(media: &OfferMedia, kind: MediaKind) -> Vec<Codec> {
+fn supported_codecs(media: &OfferMedia, kind: MediaKind, role: Role) -> Vec<Codec> {
     media
         .payloads
         .iter()
-        .filter_map(|payload| Some(codec(media, payload, supported_codec(payload, kind)?)))
+        .filter_map(|payload| Some(codec(media, payload, supported_codec(payload, kind)?, role)))
         .collect()
 }
 
 /// A publisher sends one codec per kind: the first it prefers that we support (for H264,
 /// the most widely decodable profile it offers).
 fn publisher_choice(media: &OfferMedia, kind: MediaKind) -> Vec<Codec> {
-    let candidates = supported_codecs(media, kind);
+    let candidates = supported_codecs(media, kind, Role::Publish);
     let Some(first) = candidates.first() else {
         return Vec::new();
     };
@@ -226,7 +226,7 @@ fn viewer_choice(
     kind: MediaKind,
     published: Option<&Codec>,
 ) -> Result<Vec<Codec>, Refusal> {
-    let candidates = supported_codecs(media, kind);
+    let candidates = supported_codecs(media, kind, Role::Play);
     let Some(published) = published else {
         return Ok(candidates);
     };
@@ -261,9 +261,13 @@ fn describe(codec: &Codec) -> String {
     }
 }
 
-fn codec(media: &OfferMedia, payload: &OfferPayload, name: CodecName) -> Codec {
+fn codec(media: &OfferMedia, payload: &OfferPayload, name: CodecName, role: Role) -> Codec {
     let mut feedback: Vec<String> = Vec::new();
-    for value in payload.feedback.iter().filter(|f| is_supported_feedback(f)) {
+    for value in payload
+        .feedback
+        .iter()
+        .filter(|f| is_supported_feedback(f, role))
+    {
         if !feedback.contains(value) {
             feedback.push(value.clone());
         }
@@ -283,12 +287,12 @@ fn codec(media: &OfferMedia, payload: &OfferPayload, name: CodecName) -> Codec {
     }
 }
 
-fn extensions(media: &OfferMedia) -> Vec<Extension> {
+fn extensions(media: &OfferMedia, role: Role) -> Vec<Extension> {
     let mut kept: Vec<Extension> = Vec::new();
     for extension in media
         .extensions
         .iter()
-        .filter(|e| is_supported_extension(&e.uri))
+        .filter(|e| is_supported_extension(&e.uri, role))
     {
         if !kept.iter().any(|k| k.id == extension.id) {
             kept.push(extension.clone());

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shardcast_control::{
-    CoreCounters, EngineInfo, ErrorKind, Fingerprint, LATENESS_BUCKETS, LatenessHistogram,
-    MediaAnswer, Request, Response, Role, RuntimeCounters, SessionAnswer, ShardStats,
-    control_socket_path, decode, encode, engine_info_path,
+    BandwidthEstimates, CoreCounters, EngineInfo, ErrorKind, Fingerprint, LATENESS_BUCKETS,
+    LatenessHistogram, MediaAnswer, Request, Response, Role, RuntimeCounters, SessionAnswer,
+    ShardStats, control_socket_path, decode, encode, engine_info_path,
 };
 use shardcast_signaling::{Config, Server};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -144,7 +144,8 @@ fn respond(
 }
 
 /// Figures a shard could report: the probe fired 100 times (shard 1's one 3 ms late); shard
-/// `n` sent 1,000 (n + 1) datagrams in 10 (n + 1) submits and dropped n truncated ones.
+/// `n` sent 1,000 (n + 1) datagrams in 10 (n + 1) submits and dropped n truncated ones; its
+/// two viewers estimate 0.5 and (n + 1) Mbps.
 fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
     let mut probe = [0; LATENESS_BUCKETS];
     probe[0] = 100 - shard as u64;
@@ -165,6 +166,14 @@ fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
             retransmissions_sent: 7 * (shard as u64 + 1),
             packets_recovered: shard as u64,
             ..CoreCounters::default()
+        },
+        bandwidth: BandwidthEstimates {
+            viewers: 2,
+            transport_cc_viewers: 1,
+            min_bps: 500_000,
+            median_bps: 500_000,
+            max_bps: 1_000_000 * (shard as u64 + 1),
+            sum_bps: 500_000 + 1_000_000 * (shard as u64 + 1),
         },
         runtime: RuntimeCounters {
             datagrams_out: 1_000 * (shard as u64 + 1),

@@ -7,6 +7,10 @@
 //!
 //! A viewer's NACKs are answered from the shard's [`RtxCache`] of the stream, through a
 //! paced queue (see `retransmit`).
+//!
+//! When the viewer negotiated transport-wide congestion control, every packet it gets (media
+//! and retransmissions, on any track) carries the next transport-wide sequence number, and
+//! its [`BandwidthEstimator`] remembers when each went and how big it was.
 
 mod retransmit;
 pub mod retransmit_limit;
@@ -24,6 +28,7 @@ use std::time::Instant;
 
 use shardcast_control::{MediaKind, MediaSection};
 
+use crate::bwe::BandwidthEstimator;
 use crate::media::MediaPacket;
 use crate::repair::RepairCounters;
 use crate::router::SenderClock;
@@ -38,6 +43,7 @@ pub struct ViewerEgress {
     rtt: RttEstimate,
     sent_reports: SentReports,
     counters: RepairCounters,
+    bandwidth: BandwidthEstimator,
 }
 
 impl ViewerEgress {
@@ -47,13 +53,15 @@ impl ViewerEgress {
             .iter()
             .zip(ssrcs)
             .map(|(section, &ssrc)| EgressTrack::new(section, ssrc, first_seq, first_ts))
-            .collect();
+            .collect::<Vec<_>>();
+        let transport_wide = tracks.iter().any(EgressTrack::carries_transport_seq);
         Self {
             tracks,
             retransmits: RetransmitQueue::default(),
             rtt: RttEstimate::default(),
             sent_reports: SentReports::default(),
             counters: RepairCounters::default(),
+            bandwidth: BandwidthEstimator::new(transport_wide, first_seq),
         }
     }
 
@@ -70,10 +78,30 @@ impl ViewerEgress {
 
     /// Rewrites `packet` for this viewer into `out`.
     pub fn write(&mut self, now: Instant, packet: &MediaPacket, out: &mut [u8]) -> EgressOutcome {
-        match self.track_for(packet.origin.kind) {
-            Some(track) => track.write(now, packet, out),
-            None => EgressOutcome::NoTrack,
+        let transport_seq = self.bandwidth.next_transport_seq().unwrap_or(0);
+        let Some(track) = self
+            .tracks
+            .iter_mut()
+            .find(|t| t.kind() == packet.origin.kind)
+        else {
+            return EgressOutcome::NoTrack;
+        };
+        let outcome = track.write(now, packet, transport_seq, out);
+        if let EgressOutcome::Written(len) = outcome
+            && track.carries_transport_seq()
+        {
+            self.bandwidth.on_sent(now, len);
         }
+        outcome
+    }
+
+    /// The viewer's bandwidth estimate and what feeds it.
+    pub fn bandwidth(&self) -> &BandwidthEstimator {
+        &self.bandwidth
+    }
+
+    pub fn bandwidth_mut(&mut self) -> &mut BandwidthEstimator {
+        &mut self.bandwidth
     }
 
     /// True when a video track waits for a keyframe.

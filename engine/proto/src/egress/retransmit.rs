@@ -68,11 +68,16 @@ impl ViewerEgress {
             }
             let kind = track.kind();
             let packet = cache.and_then(|c| c.get(kind, entry.source, entry.source_seq, now));
-            let written = packet.map(|packet| track.write_retransmission(packet, out));
+            let transport_seq = self.bandwidth.next_transport_seq().unwrap_or(0);
+            let written =
+                packet.map(|packet| track.write_retransmission(packet, transport_seq, out));
             let Some(EgressOutcome::Written(len)) = written else {
                 self.counters.retransmissions_missed += 1;
                 continue;
             };
+            if track.carries_transport_seq() {
+                self.bandwidth.on_sent(now, len);
+            }
             track.limit_mut().record(now, entry.out_seq);
             self.retransmits.spend(now);
             self.counters.retransmissions_sent += 1;
@@ -102,6 +107,7 @@ impl ViewerEgress {
         if !self.has_ssrc(block.ssrc) {
             return;
         }
+        self.bandwidth.on_receiver_report(now, block.fraction_lost);
         if let Some(rtt) =
             self.sent_reports
                 .round_trip(now, block.last_sr, block.delay_since_last_sr)

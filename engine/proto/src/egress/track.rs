@@ -14,8 +14,12 @@ use crate::media::{MAX_FORWARDED_EXTENSIONS, MediaPacket};
 use crate::router::SenderClock;
 use crate::rtp::{ExtensionKind, ExtensionMap, RtpHeader, write_rtp};
 
-/// The header extensions of one outgoing packet: (id, value), and how many are set.
-type Extensions<'a> = ([(u8, &'a [u8]); MAX_FORWARDED_EXTENSIONS + 1], usize);
+/// The `a=rtcp-fb` value that asks for transport-wide congestion control feedback.
+const TRANSPORT_CC_FEEDBACK: &str = "transport-cc";
+
+/// The header extensions of one outgoing packet: (id, value), and how many are set. Room
+/// for the MID, the transport-wide sequence number and the forwarded ones.
+type Extensions<'a> = ([(u8, &'a [u8]); MAX_FORWARDED_EXTENSIONS + 2], usize);
 
 /// What happened to a packet offered to a track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,9 @@ pub struct EgressTrack {
     rtx: Option<RtxStream>,
     limit: RetransmitLimit,
     extensions: ExtensionMap,
+    /// The extension id of the transport-wide sequence number, when the viewer negotiated
+    /// both the extension and `transport-cc` feedback.
+    transport_cc_id: Option<u8>,
     rewriter: TrackRewriter,
     source: Option<u64>,
     awaiting_keyframe: bool,
@@ -59,6 +66,7 @@ pub struct EgressTrack {
 
 impl EgressTrack {
     pub fn new(section: &MediaSection, ssrc: u32, first_seq: u16, first_ts: u32) -> Self {
+        let extensions = ExtensionMap::new(&section.extensions);
         Self {
             mid: section.mid.clone(),
             kind: section.kind,
@@ -78,7 +86,8 @@ impl EgressTrack {
                 MediaKind::Video => VIDEO_SLOTS,
                 MediaKind::Audio => AUDIO_SLOTS,
             }),
-            extensions: ExtensionMap::new(&section.extensions),
+            transport_cc_id: transport_cc_id(section, &extensions),
+            extensions,
             rewriter: TrackRewriter::new(first_seq, first_ts),
             source: None,
             awaiting_keyframe: section.kind == MediaKind::Video,
@@ -116,6 +125,11 @@ impl EgressTrack {
         &mut self.limit
     }
 
+    /// True when this track's packets carry a transport-wide sequence number.
+    pub fn carries_transport_seq(&self) -> bool {
+        self.transport_cc_id.is_some()
+    }
+
     pub fn waiting_for_keyframe(&self) -> bool {
         self.awaiting_keyframe
     }
@@ -128,7 +142,15 @@ impl EgressTrack {
         self.clock = Some(clock);
     }
 
-    pub fn write(&mut self, now: Instant, packet: &MediaPacket, out: &mut [u8]) -> EgressOutcome {
+    /// Writes `packet` for this viewer into `out`, with `transport_seq` when the track
+    /// [`Self::carries_transport_seq`].
+    pub fn write(
+        &mut self,
+        now: Instant,
+        packet: &MediaPacket,
+        transport_seq: u16,
+        out: &mut [u8],
+    ) -> EgressOutcome {
         let origin = &packet.origin;
         let Some(&(_, payload_type)) = self.payload_types.iter().find(|(c, _)| *c == origin.codec)
         else {
@@ -156,7 +178,8 @@ impl EgressTrack {
             return EgressOutcome::Stale;
         };
 
-        let (extensions, count) = self.extensions_of(packet);
+        let transport_seq = transport_seq.to_be_bytes();
+        let (extensions, count) = self.extensions_of(packet, &transport_seq);
         let header = RtpHeader {
             marker: layout.marker,
             payload_type,
@@ -178,7 +201,13 @@ impl EgressTrack {
 
     /// Writes `packet`, which this track forwarded before, into `out` again: in the RTX
     /// stream when the viewer negotiated one for its codec, else as it went the first time.
-    pub fn write_retransmission(&mut self, packet: &MediaPacket, out: &mut [u8]) -> EgressOutcome {
+    /// It carries `transport_seq` like any packet (see [`Self::write`]).
+    pub fn write_retransmission(
+        &mut self,
+        packet: &MediaPacket,
+        transport_seq: u16,
+        out: &mut [u8],
+    ) -> EgressOutcome {
         let (origin, layout) = (&packet.origin, &packet.layout);
         let Some(&(_, payload_type)) = self.payload_types.iter().find(|(c, _)| *c == origin.codec)
         else {
@@ -196,7 +225,8 @@ impl EgressTrack {
             .find(|(c, _)| *c == origin.codec)
             .map(|&(_, pt)| pt);
         let mut rtx = self.rtx;
-        let (extensions, count) = self.extensions_of(packet);
+        let transport_seq = transport_seq.to_be_bytes();
+        let (extensions, count) = self.extensions_of(packet, &transport_seq);
         let extensions = &extensions[..count];
         let written = match (rtx.as_mut(), rtx_payload_type) {
             (Some(stream), Some(payload_type)) => {
@@ -229,13 +259,22 @@ impl EgressTrack {
         }
     }
 
-    /// The MID, then the packet's forwarded extensions this viewer negotiated, by its IDs.
-    fn extensions_of<'a>(&'a self, packet: &'a MediaPacket) -> Extensions<'a> {
-        let mut extensions: [(u8, &[u8]); MAX_FORWARDED_EXTENSIONS + 1] =
-            [(0, &[]); MAX_FORWARDED_EXTENSIONS + 1];
+    /// The MID, the transport-wide sequence number, then the packet's forwarded extensions
+    /// this viewer negotiated, by its IDs.
+    fn extensions_of<'a>(
+        &'a self,
+        packet: &'a MediaPacket,
+        transport_seq: &'a [u8; 2],
+    ) -> Extensions<'a> {
+        let mut extensions: [(u8, &[u8]); MAX_FORWARDED_EXTENSIONS + 2] =
+            [(0, &[]); MAX_FORWARDED_EXTENSIONS + 2];
         let mut count = 0;
         if let Some(id) = self.extensions.id_of(ExtensionKind::Mid) {
             extensions[count] = (id, self.mid.as_bytes());
+            count += 1;
+        }
+        if let Some(id) = self.transport_cc_id {
+            extensions[count] = (id, transport_seq);
             count += 1;
         }
         for (kind, value) in packet.extensions() {
@@ -267,4 +306,16 @@ impl EgressTrack {
         };
         Some((ntp, rtp_now, self.packets_sent, self.octets_sent))
     }
+}
+
+/// The transport-wide sequence number's extension id, when `section` also negotiated
+/// `transport-cc` feedback: without the feedback the numbers would be bytes for nothing.
+fn transport_cc_id(section: &MediaSection, extensions: &ExtensionMap) -> Option<u8> {
+    let feedback = section
+        .codecs
+        .iter()
+        .any(|c| c.feedback.iter().any(|f| f == TRANSPORT_CC_FEEDBACK));
+    feedback
+        .then(|| extensions.id_of(ExtensionKind::TransportCc))
+        .flatten()
 }

@@ -1,5 +1,5 @@
 //! RTCP (RFC 3550) with the feedback messages WebRTC uses: NACK and PLI (RFC 4585), FIR
-//! (RFC 5104), REMB (draft-alvestrand-rmcat-remb) and transport-wide CC (kept opaque).
+//! (RFC 5104), REMB (draft-alvestrand-rmcat-remb) and transport-wide CC ([`TransportCcFeedback`]).
 //!
 //! [`iter_compound`] walks a compound packet without allocating: lists inside a packet (report
 //! blocks, NACK items, SSRCs) are lazy iterators over the borrowed bytes. Writers append whole
@@ -11,6 +11,7 @@ mod ntp;
 mod packet;
 mod report;
 mod sdes;
+mod transport_cc;
 
 pub use bye::{SsrcList, write_bye};
 pub use feedback::{FirEntries, NackItems, write_fir, write_nack, write_pli, write_remb};
@@ -20,6 +21,9 @@ pub use report::{
     ReportBlock, ReportBlocks, SenderInfo, write_receiver_report, write_sender_report,
 };
 pub use sdes::{SDES_CNAME, SdesChunk, SdesChunks, SdesItems, write_sdes_cname};
+pub use transport_cc::{
+    DELTA_UNIT_US, PacketReport, REFERENCE_UNIT_US, Reports, TransportCcError, TransportCcFeedback,
+};
 
 pub const PT_SENDER_REPORT: u8 = 200;
 pub const PT_RECEIVER_REPORT: u8 = 201;

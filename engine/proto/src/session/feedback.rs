@@ -6,9 +6,10 @@ use std::time::Instant;
 use tracing::debug;
 
 use super::{Session, SessionEvent, SessionMedia};
+use crate::bwe::BandwidthEstimator;
 use crate::rtcp::{
-    RtcpPacket, SenderInfo, compact_ntp, iter_compound, write_pli, write_receiver_report,
-    write_sdes_cname, write_sender_report,
+    RtcpPacket, SenderInfo, TransportCcFeedback, compact_ntp, iter_compound, write_pli,
+    write_receiver_report, write_sdes_cname, write_sender_report,
 };
 use crate::shard::Transmit;
 
@@ -71,6 +72,21 @@ impl Session {
                         self.events.push_back(SessionEvent::RetransmitReady);
                     }
                 }
+                (SessionMedia::Viewer(viewer), RtcpPacket::TransportCc { fci, .. }) => {
+                    match TransportCcFeedback::parse(fci) {
+                        Ok(feedback) => viewer
+                            .egress
+                            .bandwidth_mut()
+                            .on_transport_feedback(now, &feedback),
+                        Err(error) => {
+                            self.drops.rtcp += 1;
+                            debug!(session = %self.id, %error, "bad transport-cc feedback");
+                        }
+                    }
+                }
+                (SessionMedia::Viewer(viewer), RtcpPacket::Remb { bitrate_bps, .. }) => {
+                    viewer.egress.bandwidth_mut().on_remb(bitrate_bps);
+                }
                 (
                     SessionMedia::Viewer(viewer),
                     RtcpPacket::ReceiverReport { reports, .. }
@@ -82,6 +98,14 @@ impl Session {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// A viewer's bandwidth estimator, which its feedback feeds (viewer sessions only).
+    pub fn bandwidth(&self) -> Option<&BandwidthEstimator> {
+        match &self.media {
+            SessionMedia::Viewer(viewer) => Some(viewer.egress.bandwidth()),
+            SessionMedia::Publisher(_) => None,
         }
     }
 

@@ -1,14 +1,15 @@
 //! The forwarding path allocates nothing in steady state: a publisher's packet is decrypted
 //! into a pooled buffer, checked by the NACK register, kept in the stream's RTX cache, queued
 //! once, and rewritten and encrypted for each viewer straight into the runtime's send buffer,
-//! one datagram at a time or a viewer's packets back to back as one run.
+//! one datagram at a time or a viewer's packets back to back as one run. The viewers
+//! negotiated transport-wide congestion control, so each packet is numbered and remembered.
 
 use std::time::Duration;
 
 use shardcast_control::Role;
 
 use super::sim_net::{Net, vp8};
-use super::sim_peer::{SimPeer, repair_sections};
+use super::sim_peer::{SimPeer, repair_sections, transport_cc_sections};
 use super::{RunLimits, ShardCore};
 use crate::alloc_count::allocations_during;
 use crate::egress::rtx_cache::VIDEO_SLOTS;
@@ -102,7 +103,12 @@ fn allocations_forwarding(
     let media = repair_sections(true, Some((0x1111, 0x3333)));
     net.join_with(Role::Publish, "s", "publisher", media);
     for i in 0..VIEWERS {
-        net.join(Role::Play, "s", &format!("v{i}"));
+        net.join_with(
+            Role::Play,
+            "s",
+            &format!("v{i}"),
+            transport_cc_sections(false),
+        );
     }
     net.run_until(Duration::from_secs(5), |net| {
         net.peers.iter().all(SimPeer::is_connected)

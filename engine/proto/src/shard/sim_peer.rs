@@ -17,10 +17,12 @@ use crate::dtls::{Certificate, DtlsConfig, DtlsEvent, DtlsTransport};
 use crate::ice::IceCredentials;
 use crate::ice::test_peer::CheckRequest;
 use crate::rtcp::{RtcpPacket, iter_compound};
+use crate::rtp::extension::TRANSPORT_CC_URI;
 use crate::rtp::{RtpHeader, RtpPacket, write_rtp};
 use crate::srtp::SrtpSession;
 
 pub const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+pub const TRANSPORT_CC_ID: u8 = 3;
 
 /// Connectivity checks every this often (consent refresh in browsers is ~5 s; faster here
 /// keeps the simulation short without changing what is tested).
@@ -43,6 +45,8 @@ pub struct SimPeer {
     media: Vec<MediaSection>,
     /// Decrypted RTP received (RTX unwrapped): (ssrc, payload type, seq, timestamp, payload).
     pub received: Vec<(u32, u8, u16, u32, Vec<u8>)>,
+    /// The transport-wide sequence number of each packet received that carried one.
+    pub transport_seqs: Vec<u16>,
     pub rtcp_received: usize,
     /// Picture loss indications received (publishers).
     pub pli_received: usize,
@@ -105,6 +109,21 @@ pub fn repair_sections(rtx: bool, rtx_pair: Option<(u32, u32)>) -> Vec<MediaSect
     media
 }
 
+/// [`repair_sections`] for a viewer that also negotiates transport-wide congestion control:
+/// `transport-cc` feedback and the transport-wide sequence number extension (id
+/// [`TRANSPORT_CC_ID`]).
+pub fn transport_cc_sections(rtx: bool) -> Vec<MediaSection> {
+    let mut media = repair_sections(rtx, None);
+    for section in &mut media {
+        section.codecs[0].feedback.push("transport-cc".into());
+        section.extensions.push(Extension {
+            id: TRANSPORT_CC_ID,
+            uri: TRANSPORT_CC_URI.into(),
+        });
+    }
+    media
+}
+
 impl SimPeer {
     /// A peer at `address` and the request signaling would send for it.
     pub fn new(
@@ -143,6 +162,7 @@ impl SimPeer {
             role,
             media,
             received: Vec::new(),
+            transport_seqs: Vec::new(),
             rtcp_received: 0,
             pli_received: 0,
             srtp_rejected: 0,
@@ -267,6 +287,9 @@ impl SimPeer {
                     };
                     if let Some(repair) = self.viewer_repair.as_mut() {
                         repair.on_media(now, ssrc, seq, ssrc != rtp.ssrc());
+                    }
+                    if let Some(&[high, low]) = rtp.extension(TRANSPORT_CC_ID) {
+                        self.transport_seqs.push(u16::from_be_bytes([high, low]));
                     }
                     let payload_end = rtp.header_len() + rtp.payload().len();
                     self.received.push((

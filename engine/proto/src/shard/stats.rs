@@ -1,6 +1,6 @@
 //! The shard's figures as the control protocol carries them, for `Request::Stats`.
 
-use shardcast_control::{CoreCounters, RuntimeCounters, ShardStats};
+use shardcast_control::{BandwidthEstimates, CoreCounters, RuntimeCounters, ShardStats};
 
 use super::{ShardCore, ShardCounters};
 use crate::repair::RepairCounters;
@@ -54,8 +54,61 @@ impl ShardCore {
                 packets_recovered,
                 packets_given_up,
             },
+            bandwidth: self.bandwidth_estimates(),
             // The runtime's to fill in: the core sees no socket and no ring.
             runtime: RuntimeCounters::default(),
         }
+    }
+
+    /// The viewers' estimates now, summed up.
+    fn bandwidth_estimates(&self) -> BandwidthEstimates {
+        let mut transport_cc_viewers = 0;
+        let mut estimates: Vec<u64> = Vec::new();
+        for bandwidth in self.sessions.values().filter_map(|s| s.bandwidth()) {
+            if let Some(bps) = bandwidth.estimate_bps() {
+                estimates.push(bps);
+                transport_cc_viewers += u64::from(bandwidth.transport_wide());
+            }
+        }
+        summarise(&mut estimates, transport_cc_viewers)
+    }
+}
+
+fn summarise(estimates: &mut [u64], transport_cc_viewers: u64) -> BandwidthEstimates {
+    estimates.sort_unstable();
+    let (Some(&min_bps), Some(&max_bps)) = (estimates.first(), estimates.last()) else {
+        return BandwidthEstimates::default();
+    };
+    BandwidthEstimates {
+        viewers: estimates.len() as u64,
+        transport_cc_viewers,
+        min_bps,
+        median_bps: estimates[(estimates.len() - 1) / 2],
+        max_bps,
+        sum_bps: estimates
+            .iter()
+            .fold(0u64, |sum, &bps| sum.saturating_add(bps)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarises_estimates() {
+        assert_eq!(summarise(&mut [], 0), BandwidthEstimates::default());
+        let summary = summarise(&mut [3_000_000, 500_000, 1_000_000, 2_000_000], 3);
+        assert_eq!(
+            summary,
+            BandwidthEstimates {
+                viewers: 4,
+                transport_cc_viewers: 3,
+                min_bps: 500_000,
+                median_bps: 1_000_000,
+                max_bps: 3_000_000,
+                sum_bps: 6_500_000,
+            }
+        );
     }
 }

@@ -1,0 +1,199 @@
+//! A viewer's bandwidth estimate: how many bits a second the path to it carries.
+//!
+//! With transport-wide congestion control (the viewer negotiated the transport-wide-cc header
+//! extension and `transport-cc` feedback), every packet we send carries a transport-wide
+//! sequence number and goes into a [`SentHistory`]; the viewer's feedback says when each
+//! arrived, and the estimate is the lower of a delay-based rate (a simplified GCC: delay
+//! trend over packet groups, AIMD) and a loss-based one. Without it, receiver reports' loss
+//! fractions drive the loss-based rate alone. A REMB from the viewer caps either.
+//!
+//! The estimate will choose a simulcast layer per viewer; for now it is kept and reported.
+
+mod delay;
+mod loss;
+mod rate;
+mod sent_history;
+
+pub use sent_history::{SentHistory, SentPacket};
+
+use std::time::{Duration, Instant};
+
+use delay::DelayDetector;
+use loss::LossControl;
+use rate::RateControl;
+
+use crate::rtcp::{PacketReport, REFERENCE_UNIT_US, TransportCcFeedback};
+
+pub const MIN_ESTIMATE_BPS: u64 = 30_000;
+pub const MAX_ESTIMATE_BPS: u64 = 50_000_000;
+/// Where an estimate starts, before the viewer said anything.
+pub const INITIAL_ESTIMATE_BPS: u64 = 1_000_000;
+
+/// Loss is judged over at least this many packets of transport-cc feedback.
+const LOSS_SAMPLE_PACKETS: u32 = 20;
+/// The received rate is measured over windows this long.
+const RECEIVED_WINDOW: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+pub struct BandwidthEstimator {
+    /// Present when the viewer negotiated transport-wide congestion control.
+    sent: Option<SentHistory>,
+    /// Boxed: it is large, and touched only when feedback arrives.
+    delay: Box<DelayDetector>,
+    rate: RateControl,
+    loss: LossControl,
+    remb_bps: Option<u64>,
+    /// The last feedback's reference time, and the running arrival clock it anchors.
+    last_reference: Option<u32>,
+    reference_us: i64,
+    /// Packets lost and received since the loss-based rate last moved.
+    lost: u32,
+    received: u32,
+    /// Bytes acknowledged since `window_start`, for the received rate.
+    window_start: Option<Instant>,
+    window_bytes: u64,
+    received_bps: Option<f64>,
+    /// True once the viewer's feedback or reports moved the estimate.
+    informed: bool,
+}
+
+impl BandwidthEstimator {
+    /// `transport_wide` when the viewer negotiated transport-wide congestion control; its
+    /// sequence numbers start at `first_seq`.
+    pub fn new(transport_wide: bool, first_seq: u16) -> Self {
+        let initial = INITIAL_ESTIMATE_BPS as f64;
+        Self {
+            sent: transport_wide.then(|| SentHistory::new(first_seq)),
+            delay: Box::default(),
+            rate: RateControl::new(initial),
+            loss: LossControl::new(initial),
+            remb_bps: None,
+            last_reference: None,
+            reference_us: 0,
+            lost: 0,
+            received: 0,
+            window_start: None,
+            window_bytes: 0,
+            received_bps: None,
+            informed: false,
+        }
+    }
+
+    /// The transport-wide sequence number for the next packet, when the viewer uses them.
+    pub fn next_transport_seq(&self) -> Option<u16> {
+        self.sent.as_ref().map(SentHistory::next_seq)
+    }
+
+    /// The packet numbered [`Self::next_transport_seq`] went out, `size` bytes long.
+    pub fn on_sent(&mut self, now: Instant, size: usize) {
+        if let Some(sent) = self.sent.as_mut() {
+            sent.record(now, size);
+        }
+    }
+
+    /// True when the viewer negotiated transport-wide congestion control.
+    pub fn transport_wide(&self) -> bool {
+        self.sent.is_some()
+    }
+
+    /// The estimate in bits per second, once the viewer's feedback informed it.
+    pub fn estimate_bps(&self) -> Option<u64> {
+        self.informed.then(|| self.current_bps())
+    }
+
+    fn current_bps(&self) -> u64 {
+        let mut bps = self.loss.rate_bps();
+        if self.sent.is_some() {
+            bps = bps.min(self.rate.rate_bps());
+        }
+        let bps = (bps as u64).min(self.remb_bps.unwrap_or(u64::MAX));
+        bps.clamp(MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS)
+    }
+
+    /// A REMB from the viewer: the most it says it can take.
+    pub fn on_remb(&mut self, bitrate_bps: u64) {
+        self.remb_bps = Some(bitrate_bps);
+        self.informed = true;
+        self.hold_under_remb();
+    }
+
+    /// A receiver report block's loss fraction (of 256) for one of our tracks. Ignored when
+    /// transport-cc feedback tells more.
+    pub fn on_receiver_report(&mut self, now: Instant, fraction_lost: u8) {
+        if self.sent.is_some() {
+            return;
+        }
+        self.loss.update(now, f64::from(fraction_lost) / 256.0);
+        self.informed = true;
+        self.hold_under_remb();
+    }
+
+    /// Transport-wide congestion control feedback from the viewer.
+    pub fn on_transport_feedback(&mut self, now: Instant, feedback: &TransportCcFeedback<'_>) {
+        self.on_reports(now, feedback.reference_time, feedback.reports());
+    }
+
+    /// The reports of one feedback, whose reference time is `reference` (24 bits, 64 ms).
+    fn on_reports(
+        &mut self,
+        now: Instant,
+        reference: u32,
+        reports: impl Iterator<Item = PacketReport>,
+    ) {
+        let Some(sent) = self.sent.as_ref() else {
+            return;
+        };
+        // The 24-bit reference time wraps; feedbacks are near each other in time.
+        let step = self.last_reference.map_or(0, |last| {
+            ((reference.wrapping_sub(last) << 8) as i32 >> 8) as i64
+        });
+        self.last_reference = Some(reference);
+        self.reference_us += step * REFERENCE_UNIT_US;
+        let mut arrival_us = self.reference_us;
+        for report in reports {
+            match report {
+                PacketReport::Lost { count, .. } => self.lost += u32::from(count),
+                PacketReport::Received { seq, delta_us } => {
+                    self.received += 1;
+                    arrival_us += delta_us;
+                    if let Some(packet) = sent.get(seq) {
+                        self.delay.on_packet(packet.sent_us, arrival_us);
+                        self.window_bytes += u64::from(packet.size);
+                    }
+                }
+            }
+        }
+        self.measure_received(now);
+        self.rate.update(now, self.delay.usage(), self.received_bps);
+        let total = self.lost + self.received;
+        if total >= LOSS_SAMPLE_PACKETS {
+            self.loss
+                .update(now, f64::from(self.lost) / f64::from(total));
+            (self.lost, self.received) = (0, 0);
+        }
+        self.loss.limit(self.rate.rate_bps());
+        self.informed = true;
+        self.hold_under_remb();
+    }
+
+    fn measure_received(&mut self, now: Instant) {
+        let start = *self.window_start.get_or_insert(now);
+        let span = now.saturating_duration_since(start);
+        if span >= RECEIVED_WINDOW {
+            self.received_bps = Some(self.window_bytes as f64 * 8.0 / span.as_secs_f64());
+            self.window_start = Some(now);
+            self.window_bytes = 0;
+        }
+    }
+
+    /// Keeps the loss-based rate under the REMB cap, so it starts from there when the cap
+    /// lifts rather than from wherever it drifted.
+    fn hold_under_remb(&mut self) {
+        if let Some(remb) = self.remb_bps {
+            self.loss.limit((remb as f64).max(MIN_ESTIMATE_BPS as f64));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
