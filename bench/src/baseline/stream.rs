@@ -111,6 +111,8 @@ impl Pacer {
             clock_rate,
             keyframe: is_keyframe(codec, &packet.payload),
             arrival: now,
+            layer: 0,
+            layers: shardcast_proto::layers::LayerRates::default(),
         };
         MediaPacket::new(origin, layout, data)
     }

@@ -144,6 +144,7 @@ fn sections() -> Vec<MediaSection> {
         ],
         ssrcs: vec![],
         rtx_pairs: vec![],
+        simulcast: Vec::new(),
     })
     .collect()
 }

@@ -277,6 +277,7 @@ fn section(media: &MediaScope) -> Option<MediaSection> {
         extensions: scope.extensions.clone(),
         ssrcs: scope.ssrcs.clone(),
         rtx_pairs: scope.rtx_pairs.clone(),
+        simulcast: Vec::new(),
     })
 }
 

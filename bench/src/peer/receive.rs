@@ -342,6 +342,7 @@ mod tests {
             extensions: Vec::new(),
             ssrcs: vec![5, 6],
             rtx_pairs: vec![(5, 6)],
+            simulcast: Vec::new(),
         };
         let header = RtpHeader {
             marker: true,

@@ -156,6 +156,7 @@ fn session_request(negotiated: &Negotiated, role: Role, session: &str) -> Sessio
         remote_fingerprint: negotiated.remote_fingerprint.clone(),
         dtls_role: negotiated.dtls_role,
         media: negotiated.media_sections(),
+        layer: None,
     }
 }
 

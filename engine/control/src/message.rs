@@ -74,6 +74,42 @@ pub struct SessionRequest {
     pub dtls_role: DtlsRole,
     /// The bundled media sections, in offer order.
     pub media: Vec<MediaSection>,
+    /// A viewer's preferred simulcast layer (`?layer=` on the WHEP URL); the engine sends a
+    /// lower one when the viewer's bandwidth is short, never a higher one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<LayerPreference>,
+}
+
+/// Which simulcast layer a viewer asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerPreference {
+    Low,
+    Mid,
+    High,
+}
+
+impl LayerPreference {
+    /// Parses the `?layer=` value.
+    pub fn from_query(value: &str) -> Option<Self> {
+        match value {
+            "low" => Some(Self::Low),
+            "mid" => Some(Self::Mid),
+            "high" => Some(Self::High),
+            _ => None,
+        }
+    }
+
+    /// The index of the preferred layer among `count` layers ordered lowest first. With two
+    /// layers, `mid` is the upper one: a viewer asking for more than the lowest gets more.
+    pub fn index(self, count: usize) -> usize {
+        let top = count.saturating_sub(1);
+        match self {
+            Self::Low => 0,
+            Self::Mid => top.min(1),
+            Self::High => top,
+        }
+    }
 }
 
 /// `a=fingerprint:<algorithm> <hex bytes>`.
@@ -114,6 +150,11 @@ pub struct MediaSection {
     pub ssrcs: Vec<u32>,
     /// `a=ssrc-group:FID media rtx` pairs the peer declared.
     pub rtx_pairs: Vec<(u32, u32)>,
+    /// The rids of a publisher's rid-based simulcast (RFC 8853), lowest quality first; empty
+    /// without simulcast. Packets name their layer with the RtpStreamId header extension
+    /// (RFC 8852), and RTX packets with RepairedRtpStreamId.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub simulcast: Vec<String>,
 }
 
 /// A codec both sides support, with the payload type the peer chose for it.
@@ -247,11 +288,34 @@ mod tests {
                 }],
                 ssrcs: vec![],
                 rtx_pairs: vec![],
+                simulcast: vec!["q".into(), "h".into(), "f".into()],
             }],
+            layer: Some(LayerPreference::Mid),
         });
         let line = encode(&request);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
         assert_eq!(decode::<Request>(&line).unwrap(), request);
+    }
+
+    #[test]
+    fn layer_preferences_pick_an_existing_layer() {
+        assert_eq!(
+            LayerPreference::from_query("mid"),
+            Some(LayerPreference::Mid)
+        );
+        assert_eq!(LayerPreference::from_query("HIGH"), None);
+        let indexes = |count| {
+            [
+                LayerPreference::Low,
+                LayerPreference::Mid,
+                LayerPreference::High,
+            ]
+            .map(|p| p.index(count))
+        };
+        assert_eq!(indexes(3), [0, 1, 2]);
+        assert_eq!(indexes(2), [0, 1, 1]);
+        assert_eq!(indexes(1), [0, 0, 0]);
+        assert_eq!(indexes(0), [0, 0, 0]);
     }
 
     #[test]

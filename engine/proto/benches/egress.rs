@@ -56,6 +56,7 @@ fn viewer_sections() -> Vec<MediaSection> {
         extensions: extensions(&VIEWER_EXTENSIONS),
         ssrcs: vec![],
         rtx_pairs: vec![],
+        simulcast: Vec::new(),
     })
     .collect()
 }
@@ -96,6 +97,8 @@ fn publisher_packet(kind: MediaKind, payload_len: usize, now: Instant) -> MediaP
         clock_rate,
         keyframe: true,
         arrival: now,
+        layer: 0,
+        layers: shardcast_proto::layers::LayerRates::default(),
     };
     MediaPacket::new(origin, layout, data)
 }

@@ -15,6 +15,7 @@ pub mod dtls;
 pub mod egress;
 pub mod ice;
 pub mod ingress;
+pub mod layers;
 pub mod media;
 pub mod repair;
 pub mod router;

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use shardcast_control::{CodecName, MediaKind};
 
+use crate::layers::LayerRates;
 use crate::rtp::{ExtensionKind, RtpPacket};
 
 /// Header extensions forwarded per packet; more than this are dropped (browsers send ~5).
@@ -27,6 +28,10 @@ pub struct MediaOrigin {
     pub clock_rate: u32,
     pub keyframe: bool,
     pub arrival: Instant,
+    /// The simulcast layer this packet belongs to, 0 (lowest) first; 0 without simulcast.
+    pub layer: u8,
+    /// The stream's layers as ingress measured them when this packet arrived.
+    pub layers: LayerRates,
 }
 
 /// Where things sit in the packet bytes, read once from the parsed header.
@@ -162,6 +167,8 @@ mod tests {
             clock_rate: 48_000,
             keyframe: false,
             arrival: Instant::now(),
+            layer: 0,
+            layers: LayerRates::default(),
         };
         let packet = MediaPacket::new(origin, layout, data);
         assert_eq!(packet.payload(), b"payload");
@@ -198,6 +205,8 @@ mod tests {
             clock_rate: 90_000,
             keyframe: false,
             arrival: Instant::now(),
+            layer: 0,
+            layers: LayerRates::default(),
         };
         let packet = MediaPacket::new(origin, layout, buf[..len].to_vec());
         assert_eq!(packet.payload(), [1, 2, 3]);

@@ -33,8 +33,9 @@ pub enum ShardMessage {
         stream: Arc<str>,
         clock: SenderClock,
     },
-    /// A viewer on the sender needs a keyframe of `stream`.
-    KeyframeRequest { stream: Arc<str> },
+    /// A viewer on the sender needs a keyframe of one simulcast layer of `stream` (0 without
+    /// simulcast).
+    KeyframeRequest { stream: Arc<str>, layer: u8 },
 }
 
 /// The publisher's NTP <-> RTP mapping of one track (RFC 3550 6.4.1), which viewers' sender

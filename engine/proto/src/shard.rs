@@ -283,7 +283,9 @@ impl ShardCore {
                 self.enqueue_fanout(&stream, packet);
             }
             ShardMessage::SenderClock { stream, clock } => self.apply_clock(&stream, clock),
-            ShardMessage::KeyframeRequest { stream } => self.request_keyframe(now, &stream),
+            ShardMessage::KeyframeRequest { stream, layer } => {
+                self.request_keyframe(now, &stream, layer);
+            }
         }
     }
 

@@ -48,6 +48,7 @@ pub async fn create_session(
         remote_fingerprint: negotiated.remote_fingerprint.clone(),
         dtls_role: negotiated.dtls_role,
         media: negotiated.media_sections(),
+        layer: None,
     });
     let engine_answer = match state.engine.call(shard, &request).await? {
         Response::Session(answer) => answer,

@@ -120,6 +120,7 @@ pub fn negotiate(
                 extensions: extensions(media, role),
                 ssrcs: media.ssrcs.clone(),
                 rtx_pairs: media.rtx_pairs.clone(),
+                simulcast: Vec::new(),
             },
             proto: media.proto.clone(),
             rtcp_rsize: media.rtcp_rsize,

@@ -104,6 +104,12 @@ impl ViewerEgress {
         &mut self.bandwidth
     }
 
+    /// The simulcast layer the video track forwards, or is about to switch to: the one its
+    /// keyframe requests name. 0 without simulcast.
+    pub fn wanted_layer(&self) -> u8 {
+        0
+    }
+
     /// True when a video track waits for a keyframe.
     pub fn needs_keyframe(&self) -> bool {
         self.tracks.iter().any(EgressTrack::waiting_for_keyframe)

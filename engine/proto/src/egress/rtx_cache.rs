@@ -149,6 +149,8 @@ pub(crate) mod tests {
             clock_rate,
             keyframe: false,
             arrival,
+            layer: 0,
+            layers: crate::layers::LayerRates::default(),
         };
         Arc::new(MediaPacket::new(origin, layout, buffer[..len].to_vec()))
     }

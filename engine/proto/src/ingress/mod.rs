@@ -175,6 +175,8 @@ impl PublisherIngress {
             clock_rate,
             keyframe: kind == MediaKind::Video && is_keyframe(codec, payload),
             arrival: now,
+            layer: 0,
+            layers: crate::layers::LayerRates::default(),
         };
         Ok(MediaPacket::new(origin, layout, std::mem::take(data)))
     }

@@ -23,6 +23,7 @@ fn video_section(feedback: &[&str], rtx_pairs: Vec<(u32, u32)>) -> MediaSection 
         extensions: vec![],
         ssrcs: vec![],
         rtx_pairs,
+        simulcast: Vec::new(),
     }
 }
 

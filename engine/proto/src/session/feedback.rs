@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use tracing::debug;
+use tracing::{debug, trace};
 
 use super::{Session, SessionEvent, SessionMedia};
 use crate::bwe::BandwidthEstimator;
@@ -58,8 +58,9 @@ impl Session {
                 // folds them all together.
                 (SessionMedia::Viewer(viewer), RtcpPacket::Pli { .. } | RtcpPacket::Fir { .. }) => {
                     let due = viewer.keyframe_due(now);
+                    let layer = viewer.egress.wanted_layer();
                     self.events
-                        .extend(due.then_some(SessionEvent::KeyframeRequest));
+                        .extend(due.then_some(SessionEvent::KeyframeRequest { layer }));
                 }
                 (
                     SessionMedia::Viewer(viewer),
@@ -109,8 +110,10 @@ impl Session {
         }
     }
 
-    /// A viewer of the stream wants a keyframe (publisher sessions only).
-    pub fn request_keyframe(&mut self, now: Instant) {
+    /// A viewer of the stream wants a keyframe of simulcast layer `layer` (publisher sessions
+    /// only).
+    pub fn request_keyframe(&mut self, now: Instant, layer: u8) {
+        trace!(session = %self.id, layer, "keyframe wanted");
         if let SessionMedia::Publisher(publisher) = &mut self.media
             && publisher.keyframes.request(now)
         {
@@ -208,7 +211,9 @@ impl Session {
                 if viewer.keyframe_deadline().is_some_and(|at| at <= now)
                     && viewer.keyframe_due(now)
                 {
-                    self.events.push_back(SessionEvent::KeyframeRequest);
+                    let layer = viewer.egress.wanted_layer();
+                    self.events
+                        .push_back(SessionEvent::KeyframeRequest { layer });
                 }
                 if viewer.egress.announce_retransmits(now) {
                     self.events.push_back(SessionEvent::RetransmitReady);

@@ -59,8 +59,10 @@ pub enum SessionEvent {
     Media(MediaPacket),
     /// A publisher's clock mapping for one track.
     SenderClock(SenderClock),
-    /// A viewer needs a keyframe.
-    KeyframeRequest,
+    /// A viewer needs a keyframe of this simulcast layer (0 without simulcast).
+    KeyframeRequest {
+        layer: u8,
+    },
     /// A viewer has retransmissions the pace lets go now: the shard should poll
     /// [`Session::write_retransmission`].
     RetransmitReady,
@@ -170,6 +172,14 @@ impl Session {
 
     pub fn stream(&self) -> &Arc<str> {
         &self.stream
+    }
+
+    /// The simulcast layer a viewer's video wants keyframes of (0 for publishers).
+    pub fn wanted_layer(&self) -> u8 {
+        match &self.media {
+            SessionMedia::Viewer(viewer) => viewer.egress.wanted_layer(),
+            SessionMedia::Publisher(_) => 0,
+        }
     }
 
     pub fn is_publisher(&self) -> bool {

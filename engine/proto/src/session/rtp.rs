@@ -67,7 +67,9 @@ impl Session {
             }),
             EgressOutcome::AwaitingKeyframe => {
                 if viewer.keyframe_due(now) {
-                    self.events.push_back(SessionEvent::KeyframeRequest);
+                    let layer = viewer.egress.wanted_layer();
+                    self.events
+                        .push_back(SessionEvent::KeyframeRequest { layer });
                 }
                 None
             }

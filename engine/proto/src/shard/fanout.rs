@@ -33,7 +33,8 @@ impl ShardCore {
                 SessionEvent::Connected => {
                     if !session.is_publisher() {
                         // A new viewer should not wait for the publisher's next periodic keyframe.
-                        self.request_keyframe(now, &stream);
+                        let layer = session.wanted_layer();
+                        self.request_keyframe(now, &stream, layer);
                     }
                 }
                 SessionEvent::Media(packet) => {
@@ -53,7 +54,9 @@ impl ShardCore {
                             .push_back((shard, ShardMessage::SenderClock { stream, clock }));
                     }
                 }
-                SessionEvent::KeyframeRequest => self.request_keyframe(now, &stream),
+                SessionEvent::KeyframeRequest { layer } => {
+                    self.request_keyframe(now, &stream, layer);
+                }
                 SessionEvent::RetransmitReady => self.retransmit_ready.push_back(key),
                 SessionEvent::Closed(_) => self.remove_session(key),
             }
@@ -91,15 +94,16 @@ impl ShardCore {
         }
     }
 
-    /// Carries a keyframe request to the publisher's shard, or to the publisher itself.
-    pub(super) fn request_keyframe(&mut self, now: Instant, stream: &str) {
+    /// Carries a keyframe request for one simulcast layer to the publisher's shard, or to the
+    /// publisher itself.
+    pub(super) fn request_keyframe(&mut self, now: Instant, stream: &str, layer: u8) {
         let home = self.home_of(stream);
         if home != self.config.index {
             if let Some(route) = self.streams.get(stream) {
                 self.counters.keyframe_requests_forwarded += 1;
                 let stream = route.name.clone();
                 self.messages
-                    .push_back((home, ShardMessage::KeyframeRequest { stream }));
+                    .push_back((home, ShardMessage::KeyframeRequest { stream, layer }));
             }
             return;
         }
@@ -107,7 +111,7 @@ impl ShardCore {
             return;
         };
         if let Some(session) = self.sessions.get_mut(&publisher) {
-            session.request_keyframe(now);
+            session.request_keyframe(now, layer);
             self.after_session(now, publisher);
         }
     }

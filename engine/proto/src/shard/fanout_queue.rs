@@ -20,9 +20,9 @@ pub struct FanoutJob {
     pub packet: Arc<MediaPacket>,
     /// The position in the stream's viewer list of the next viewer to write to.
     pub next_viewer: usize,
-    /// A viewer asked for a keyframe while this packet was written; the request goes out
-    /// once per packet, not once per viewer.
-    pub wants_keyframe: bool,
+    /// The simulcast layers (bit i: layer i) viewers asked keyframes of while this packet was
+    /// written; each request goes out once per packet, not once per viewer.
+    pub keyframe_layers: u8,
 }
 
 impl FanoutJob {
@@ -31,7 +31,7 @@ impl FanoutJob {
             stream,
             packet,
             next_viewer: 0,
-            wants_keyframe: false,
+            keyframe_layers: 0,
         }
     }
 }
@@ -119,6 +119,8 @@ mod tests {
             clock_rate: 48_000,
             keyframe: false,
             arrival: Instant::now(),
+            layer: 0,
+            layers: crate::layers::LayerRates::default(),
         };
         Arc::new(MediaPacket::new(origin, layout, buffer[..len].to_vec()))
     }

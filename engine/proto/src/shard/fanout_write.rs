@@ -135,7 +135,9 @@ impl ShardCore {
             };
             let prepared = viewer.prepare_media(self.now, &job.packet);
             while let Some(event) = viewer.poll_event() {
-                job.wants_keyframe |= matches!(event, SessionEvent::KeyframeRequest);
+                if let SessionEvent::KeyframeRequest { layer } = event {
+                    job.keyframe_layers |= 1u8.checked_shl(layer.into()).unwrap_or(0);
+                }
             }
             self.timers.set(key, viewer.poll_timeout());
             let Some(prepared) = prepared else {
@@ -175,8 +177,10 @@ impl ShardCore {
 
     /// A job leaves the queue: viewers' keyframe requests gathered while writing it go out.
     fn finish_job(&mut self, job: FanoutJob) {
-        if job.wants_keyframe {
-            self.request_keyframe(self.now, &job.stream);
+        for layer in 0..u8::BITS as u8 {
+            if job.keyframe_layers & (1 << layer) != 0 {
+                self.request_keyframe(self.now, &job.stream, layer);
+            }
         }
     }
 }

@@ -102,6 +102,8 @@ mod tests {
             clock_rate: 48_000,
             keyframe: false,
             arrival: Instant::now(),
+            layer: 0,
+            layers: crate::layers::LayerRates::default(),
         };
         MediaPacket::new(origin, layout, std::mem::take(buffer))
     }

@@ -89,6 +89,7 @@ pub fn sections(mids: &[(&str, MediaKind)]) -> Vec<MediaSection> {
                 }],
                 ssrcs: vec![],
                 rtx_pairs: vec![],
+                simulcast: Vec::new(),
             }
         })
         .collect()
@@ -149,6 +150,7 @@ impl SimPeer {
             remote_fingerprint: certificate.fingerprint().clone(),
             dtls_role: DtlsRole::Server,
             media: media.clone(),
+            layer: None,
         };
         let peer = Self {
             address,

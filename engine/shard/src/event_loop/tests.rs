@@ -292,7 +292,9 @@ pub(super) fn session_check(armed: &mut ArmedShard) -> Vec<u8> {
             extensions: Vec::new(),
             ssrcs: Vec::new(),
             rtx_pairs: Vec::new(),
+            simulcast: Vec::new(),
         }],
+        layer: None,
     };
     let response = armed
         .shard

@@ -30,6 +30,7 @@ fn video_section(rtx_payload_type: Option<u8>) -> MediaSection {
         extensions: vec![],
         ssrcs: vec![],
         rtx_pairs: vec![],
+        simulcast: Vec::new(),
     }
 }
 
