@@ -20,6 +20,7 @@ use shardcast_proto::timer::TimerProbe;
 
 use crate::addresses::advertised_ips;
 use crate::control_socket::{self, ControlServer, ShardInbox};
+use crate::cores::{available_cores, shard_core};
 use crate::counters::ShardCounters;
 use crate::event_loop::ShardLoop;
 use crate::mesh::{ShardLinks, mesh};
@@ -87,7 +88,7 @@ impl Engine {
         let wakers: Vec<Arc<Waker>> = (0..shard_count)
             .map(|_| Waker::new().map(Arc::new))
             .collect::<io::Result<_>>()?;
-        let cores = core_ids();
+        let cores = available_cores();
         let stopping = Arc::new(AtomicBool::new(false));
 
         let mut engine = Self {
@@ -107,12 +108,7 @@ impl Engine {
             let counters = Arc::new(ShardCounters::default());
             let setup = ShardSetup {
                 index,
-                core: config.cpus.get(index).copied().unwrap_or(
-                    cores
-                        .get(index % cores.len().max(1))
-                        .copied()
-                        .unwrap_or(index),
-                ),
+                core: shard_core(index, &config.cpus, &cores),
                 config: ShardConfig {
                     index,
                     shards: shard_count,
@@ -310,14 +306,6 @@ fn wall_clock() -> io::Result<WallClock> {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_err(|_| io::Error::other("the system clock is before 1970"))?;
     Ok(WallClock::new(origin, since_epoch))
-}
-
-fn core_ids() -> Vec<usize> {
-    core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|core| core.id)
-        .collect()
 }
 
 /// Creates `dir` (and parents) readable only by us: the sockets in it accept sessions.

@@ -11,6 +11,7 @@
 pub mod addresses;
 pub mod cli;
 pub mod control_socket;
+pub mod cores;
 pub mod counters;
 pub mod engine;
 pub mod event_loop;

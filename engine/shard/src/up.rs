@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use shardcast_control::{EngineInfo, decode, engine_info_path};
 
 use crate::cli::UpArgs;
+use crate::cores::{Placement, available_cores, keep_off_shards, spare_cores};
 use crate::signal::ShutdownSignal;
 
 const SIGNALING_BINARY: &str = "shardcast-signaling";
@@ -38,6 +39,7 @@ pub fn run(args: &UpArgs) -> io::Result<ExitCode> {
             return Err(error);
         }
     };
+    keep_signaling_off_shards(args, signaling.id());
 
     let mut children = [(&mut engine, "engine"), (&mut signaling, "signaling")];
     match wait_for_engine(&control_dir, &mut children, &signal)? {
@@ -84,6 +86,26 @@ fn spawn(name: &str, command: &mut Command) -> io::Result<Child> {
             ),
         )
     })
+}
+
+/// Signaling shares no core with a shard when there is a spare one, and yields to shards
+/// when there is not: its scheduling delays their timers.
+fn keep_signaling_off_shards(args: &UpArgs, pid: u32) {
+    let available = available_cores();
+    let shards = args.engine.to_config().shards;
+    let spare = spare_cores(shards, &args.engine.cpus, &available);
+    match keep_off_shards(pid, &spare) {
+        Ok(Placement::Pinned(cores)) => {
+            tracing::info!(?cores, "signaling pinned off the shards' cores")
+        }
+        Ok(Placement::Yielding(nice)) => {
+            tracing::info!(
+                nice,
+                "every core has a shard: signaling runs at a lower priority"
+            );
+        }
+        Err(error) => tracing::warn!(%error, "cannot keep signaling off the shards' cores"),
+    }
 }
 
 fn signaling_args(args: &UpArgs, control_dir: &Path) -> Vec<OsString> {
