@@ -7,7 +7,9 @@
 mod common;
 
 use common::{FakeEngine, SDP, fixture, http, start_server, temp_control_dir};
-use shardcast_control::{Request, Role, control_socket_path, shard_for};
+use shardcast_control::{
+    LayerPreference, Request, Role, SessionRequest, control_socket_path, shard_for,
+};
 
 const FRAGMENT: (&str, &str) = ("Content-Type", "application/trickle-ice-sdpfrag");
 
@@ -211,6 +213,56 @@ async fn viewer_codecs_follow_the_publisher() {
     )
     .await;
     assert_eq!(second.status, 409, "the engine's conflict maps to 409");
+}
+
+/// The CreateSession requests the engine received, in order.
+fn created_sessions(engine: &FakeEngine) -> Vec<SessionRequest> {
+    engine
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, request)| match request {
+            Request::CreateSession(create) => Some(create.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn simulcast_publisher_and_viewer_layer_preferences() {
+    let dir = temp_control_dir();
+    let engine = FakeEngine::start(&dir, 1).await;
+    let server = start_server(dir, None).await;
+    let publisher = http(
+        server,
+        "POST",
+        "/whip/sim",
+        &[SDP],
+        &fixture("chrome_simulcast_publish.sdp"),
+    )
+    .await;
+    assert_eq!(publisher.status, 201, "{}", publisher.body);
+    assert!(
+        publisher.body.contains("a=simulcast:recv q;h;f\r\n"),
+        "{}",
+        publisher.body
+    );
+    for (path, layer) in [
+        ("/whep/sim", None),
+        ("/whep/sim?layer=low", Some(LayerPreference::Low)),
+        ("/whep/sim?token=x&layer=mid", Some(LayerPreference::Mid)),
+        ("/whep/sim?layer=high&other", Some(LayerPreference::High)),
+    ] {
+        let viewer = http(server, "POST", path, &[SDP], &fixture("chrome_whep.sdp")).await;
+        assert_eq!(viewer.status, 201, "{path}: {}", viewer.body);
+        let create = created_sessions(&engine).pop().unwrap();
+        assert_eq!((create.role, create.layer), (Role::Play, layer), "{path}");
+        assert!(create.media.iter().all(|m| m.simulcast.is_empty()));
+    }
+    let created = created_sessions(&engine);
+    assert_eq!(created[0].media[1].simulcast, ["q", "h", "f"]);
+    assert_eq!(created[0].layer, None);
 }
 
 #[tokio::test]

@@ -96,6 +96,58 @@ async fn request_errors_have_status_and_reason() {
 }
 
 #[tokio::test]
+async fn bad_layers_and_simulcast_lines_are_400_with_the_reason() {
+    let dir = temp_control_dir();
+    let engine = FakeEngine::start(&dir, 1).await;
+    let server = start_server(dir, None).await;
+    let viewer = fixture("chrome_whep.sdp");
+    let publisher = fixture("chrome_simulcast_publish.sdp");
+
+    let ultra = http(server, "POST", "/whep/s?layer=ultra", &[SDP], &viewer).await;
+    assert_eq!(ultra.status, 400);
+    assert_eq!(
+        ultra.body.trim(),
+        "invalid layer \"ultra\": use low, mid or high"
+    );
+    let twice = http(
+        server,
+        "POST",
+        "/whep/s?layer=low&layer=mid",
+        &[SDP],
+        &viewer,
+    )
+    .await;
+    assert_eq!(twice.status, 400);
+    assert_eq!(twice.body.trim(), "layer is given more than once");
+    let on_whip = http(server, "POST", "/whip/s?layer=high", &[SDP], &publisher).await;
+    assert_eq!(on_whip.status, 400);
+    assert_eq!(
+        on_whip.body.trim(),
+        "layer=\"high\" is for WHEP viewers; a WHIP publisher takes no layer"
+    );
+
+    let unknown_rid = publisher.replace("a=simulcast:send q;h;f", "a=simulcast:send q;h;x");
+    let refused = http(server, "POST", "/whip/s", &[SDP], &unknown_rid).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused
+            .body
+            .contains("a=simulcast names rid \"x\", which has no a=rid:x send line"),
+        "{}",
+        refused.body
+    );
+    let long_rid = publisher.replace("a=rid:f send", "a=rid:f0123456789abcdef send");
+    let refused = http(server, "POST", "/whip/s", &[SDP], &long_rid).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("is longer than 16 characters"),
+        "{}",
+        refused.body
+    );
+    assert!(engine.requests.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn engine_not_reachable_is_503() {
     let dir = temp_control_dir();
     let server = start_server(dir.clone(), None).await;

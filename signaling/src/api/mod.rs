@@ -2,6 +2,7 @@
 
 mod metrics;
 mod offer;
+mod query;
 pub mod reply;
 mod request;
 pub mod route;
@@ -67,8 +68,9 @@ where
         (Route::Endpoint { role, stream }, &Method::POST) => {
             request::authorize(headers, token)?;
             request::require_content_type(headers, "application/sdp")?;
+            let layer = query::layer_preference(*role, parts.uri.query())?;
             let offer = request::read_text(headers, body).await?;
-            offer::create_session(state, *role, stream, &offer).await
+            offer::create_session(state, (*role, stream, layer), &offer).await
         }
         (
             Route::Session {

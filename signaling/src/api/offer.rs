@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
-use shardcast_control::{Request, Response, Role, SessionRequest, shard_for};
+use shardcast_control::{LayerPreference, Request, Response, Role, SessionRequest, shard_for};
 
 use super::AppState;
 use super::reply::{ApiError, Reply, with_body};
@@ -14,10 +14,10 @@ use crate::sdp::negotiate::{Refusal, negotiate};
 use crate::sdp::offer::Offer;
 use crate::sessions::{SessionEntry, random_session_id};
 
+/// `layer` is a viewer's `?layer=` preference.
 pub async fn create_session(
     state: &AppState,
-    role: Role,
-    stream: &str,
+    (role, stream, layer): (Role, &str, Option<LayerPreference>),
     offer_text: &str,
 ) -> Result<Reply, ApiError> {
     let offer = Offer::parse(offer_text).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -48,7 +48,7 @@ pub async fn create_session(
         remote_fingerprint: negotiated.remote_fingerprint.clone(),
         dtls_role: negotiated.dtls_role,
         media: negotiated.media_sections(),
-        layer: None,
+        layer,
     });
     let engine_answer = match state.engine.call(shard, &request).await? {
         Response::Session(answer) => answer,

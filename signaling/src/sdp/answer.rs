@@ -140,6 +140,7 @@ fn write_accepted(
             line(sdp, &format!("a=fmtp:{rtx} apt={pt}"));
         }
     }
+    write_simulcast(sdp, &accepted.answered_rids);
     if input.role == Role::Play {
         write_sender(sdp, input, kind, section.mid.as_str(), media_answer);
     }
@@ -147,6 +148,18 @@ fn write_accepted(
         line(sdp, &candidate_line(index, candidate));
     }
     line(sdp, "a=end-of-candidates");
+}
+
+/// The layers we receive from a simulcast publisher (RFC 8851, 8853); rids left out are
+/// ones we do not take, so the publisher does not send them.
+fn write_simulcast(sdp: &mut String, rids: &[String]) {
+    if rids.is_empty() {
+        return;
+    }
+    for rid in rids {
+        line(sdp, &format!("a=rid:{rid} recv"));
+    }
+    line(sdp, &format!("a=simulcast:recv {}", rids.join(";")));
 }
 
 /// A viewer needs to know which SSRCs we send with and which stream/track they belong to.

@@ -8,8 +8,8 @@ use super::offer::OfferPayload;
 const FEEDBACK: [&str; 3] = ["nack", "nack pli", "ccm fir"];
 
 /// Feedback only viewers get: the engine estimates their bandwidth from transport-wide
-/// congestion control feedback, but sends none to publishers.
-const VIEWER_FEEDBACK: [&str; 1] = ["transport-cc"];
+/// congestion control feedback and from REMB, but sends neither to publishers.
+const VIEWER_FEEDBACK: [&str; 2] = ["transport-cc", "goog-remb"];
 
 const EXTENSIONS: [&str; 7] = [
     "urn:ietf:params:rtp-hdrext:sdes:mid",
@@ -24,6 +24,17 @@ const EXTENSIONS: [&str; 7] = [
 /// Extensions only viewers get: the engine numbers the packets it sends them.
 const VIEWER_EXTENSIONS: [&str; 1] =
     ["http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"];
+
+/// RtpStreamId and RepairedRtpStreamId (RFC 8852): a simulcast publisher's packets name their
+/// layer with them, and Chromium sends no rids unless the answer echoes them.
+const RID_EXTENSIONS: [&str; 2] = [
+    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+    "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+];
+
+pub fn is_rid_extension(uri: &str) -> bool {
+    RID_EXTENSIONS.contains(&uri)
+}
 
 pub fn is_supported_feedback(value: &str, role: Role) -> bool {
     FEEDBACK.contains(&value) || (role == Role::Play && VIEWER_FEEDBACK.contains(&value))

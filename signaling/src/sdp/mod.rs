@@ -7,6 +7,8 @@ pub mod fragment;
 pub mod negotiate;
 pub mod offer;
 pub mod parse;
+pub mod rid;
+pub mod simulcast;
 
 use std::fmt;
 

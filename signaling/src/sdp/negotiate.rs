@@ -8,10 +8,11 @@ use shardcast_control::{
 };
 
 use super::codecs::{
-    fmtp_parameter, h264_profile, h264_rank, is_supported_extension, is_supported_feedback,
-    rtx_target, supported_codec,
+    fmtp_parameter, h264_profile, h264_rank, is_rid_extension, is_supported_extension,
+    is_supported_feedback, rtx_target, supported_codec,
 };
 use super::offer::{Offer, OfferMedia, OfferPayload, Setup};
+use super::simulcast::{Layers, accept_layers};
 
 /// What a live publisher sends, per kind: viewers must accept the same codec.
 pub type PublisherCodecs = HashMap<MediaKind, Codec>;
@@ -45,6 +46,9 @@ pub struct Accepted {
     pub section: MediaSection,
     pub proto: String,
     pub rtcp_rsize: bool,
+    /// The simulcast rids we receive, in the offer's order (the section's `simulcast` holds
+    /// them lowest quality first); empty without simulcast.
+    pub answered_rids: Vec<String>,
 }
 
 /// An m-line answered with port 0.
@@ -112,18 +116,25 @@ pub fn negotiate(
         if transport.is_none() {
             transport = Some(media);
         }
+        let mid = media.mid.clone().unwrap_or_default();
+        // Only a publisher's video is simulcast; a viewer gets one layer, chosen by the engine.
+        let layers = match (role, kind) {
+            (Role::Publish, MediaKind::Video) => accept_layers(&mid, &media.simulcast),
+            _ => Layers::default(),
+        };
         lines.push(AnswerLine::Accepted(Accepted {
             section: MediaSection {
-                mid: media.mid.clone().unwrap_or_default(),
+                mid,
                 kind,
                 codecs,
-                extensions: extensions(media, role),
+                extensions: extensions(media, role, !layers.ranked.is_empty()),
                 ssrcs: media.ssrcs.clone(),
                 rtx_pairs: media.rtx_pairs.clone(),
-                simulcast: Vec::new(),
+                simulcast: layers.ranked,
             },
             proto: media.proto.clone(),
             rtcp_rsize: media.rtcp_rsize,
+            answered_rids: layers.answered,
         }));
     }
     let Some(transport) = transport else {
@@ -288,12 +299,13 @@ fn codec(media: &OfferMedia, payload: &OfferPayload, name: CodecName, role: Role
     }
 }
 
-fn extensions(media: &OfferMedia, role: Role) -> Vec<Extension> {
+/// The rid extensions only where simulcast was negotiated: they name the layers.
+fn extensions(media: &OfferMedia, role: Role, simulcast: bool) -> Vec<Extension> {
     let mut kept: Vec<Extension> = Vec::new();
     for extension in media
         .extensions
         .iter()
-        .filter(|e| is_supported_extension(&e.uri, role))
+        .filter(|e| is_supported_extension(&e.uri, role) || (simulcast && is_rid_extension(&e.uri)))
     {
         if !kept.iter().any(|k| k.id == extension.id) {
             kept.push(extension.clone());

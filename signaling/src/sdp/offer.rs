@@ -5,6 +5,7 @@ use shardcast_control::{Extension, Fingerprint};
 
 use super::SdpError;
 use super::parse::{Attribute, MediaDescription, SessionDescription, parse, truncate};
+use super::rid::{SimulcastStream, send_streams};
 
 /// The offerer's `a=setup`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct OfferMedia {
     pub ssrcs: Vec<u32>,
     /// `a=ssrc-group:FID <media> <rtx>`.
     pub rtx_pairs: Vec<(u32, u32)>,
+    /// The streams of `a=simulcast:send`, in offer order; empty without simulcast.
+    pub simulcast: Vec<SimulcastStream>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +163,7 @@ fn media_section(
         extensions,
         ssrcs,
         rtx_pairs,
+        simulcast: send_streams(media)?,
     })
 }
 
