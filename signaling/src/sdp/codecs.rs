@@ -4,16 +4,14 @@ use shardcast_control::{CodecName, MediaKind, Role};
 
 use super::offer::OfferPayload;
 
-/// Feedback the engine implements both ways (NACK, PLI, FIR).
-const FEEDBACK: [&str; 3] = ["nack", "nack pli", "ccm fir"];
+/// Feedback the engine implements both ways: NACK, PLI, FIR, and transport-wide congestion
+/// control (it estimates viewers' bandwidth from their feedback and sends publishers theirs).
+const FEEDBACK: [&str; 4] = ["nack", "nack pli", "ccm fir", "transport-cc"];
 
-/// Feedback only viewers get: the engine estimates their bandwidth from transport-wide
-/// congestion control feedback, but sends none to publishers.
-const VIEWER_FEEDBACK: [&str; 1] = ["transport-cc"];
-
-const EXTENSIONS: [&str; 7] = [
+const EXTENSIONS: [&str; 8] = [
     "urn:ietf:params:rtp-hdrext:sdes:mid",
     "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
     "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
     "urn:3gpp:video-orientation",
     "urn:ietf:params:rtp-hdrext:toffset",
@@ -21,16 +19,15 @@ const EXTENSIONS: [&str; 7] = [
     "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time",
 ];
 
-/// Extensions only viewers get: the engine numbers the packets it sends them.
-const VIEWER_EXTENSIONS: [&str; 1] =
-    ["http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"];
-
-pub fn is_supported_feedback(value: &str, role: Role) -> bool {
-    FEEDBACK.contains(&value) || (role == Role::Play && VIEWER_FEEDBACK.contains(&value))
+/// Both roles get the same feedback today; the role stays in the signature for the day they
+/// differ again.
+pub fn is_supported_feedback(value: &str, _role: Role) -> bool {
+    FEEDBACK.contains(&value)
 }
 
-pub fn is_supported_extension(uri: &str, role: Role) -> bool {
-    EXTENSIONS.contains(&uri) || (role == Role::Play && VIEWER_EXTENSIONS.contains(&uri))
+/// Both roles get the same extensions today (see [`is_supported_feedback`]).
+pub fn is_supported_extension(uri: &str, _role: Role) -> bool {
+    EXTENSIONS.contains(&uri)
 }
 
 /// The codec this payload carries, if the engine supports it on an m-line of `kind`.
@@ -140,6 +137,17 @@ mod tests {
             supported_codec(&payload("PCMU", 8000, None, ""), MediaKind::Audio),
             None
         );
+    }
+
+    #[test]
+    fn transport_wide_congestion_control_both_ways() {
+        const TRANSPORT_WIDE_CC: &str =
+            "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+        for role in [Role::Publish, Role::Play] {
+            assert!(is_supported_feedback("transport-cc", role));
+            assert!(is_supported_extension(TRANSPORT_WIDE_CC, role));
+            assert!(!is_supported_feedback("goog-remb", role));
+        }
     }
 
     #[test]
