@@ -274,9 +274,9 @@ mod tests {
             }
         }
         // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
-        // figures; 16 core counters; 15 runtime counters and 2 receive drop reasons; 3
+        // figures; 17 core counters; 15 runtime counters and 2 receive drop reasons; 3
         // bandwidth figures and 3 bandwidth stats.
-        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 16 + 15 + 2 + 3 + 3));
+        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 17 + 15 + 2 + 3 + 3));
     }
 
     #[test]

@@ -75,10 +75,7 @@ fn chrome_publisher_gets_its_first_codec_with_rtx() {
     assert_eq!(audio.codecs.len(), 1);
     assert_eq!(audio.codecs[0].name, CodecName::Opus);
     assert_eq!(audio.codecs[0].channels, Some(2));
-    assert!(
-        audio.codecs[0].feedback.is_empty(),
-        "transport-cc is dropped"
-    );
+    assert_eq!(audio.codecs[0].feedback, vec!["transport-cc"]);
     let video = &sections[1];
     assert_eq!(video.codecs.len(), 1);
     let vp8 = &video.codecs[0];
@@ -86,14 +83,14 @@ fn chrome_publisher_gets_its_first_codec_with_rtx() {
         (vp8.name, vp8.payload_type, vp8.rtx_payload_type),
         (CodecName::Vp8, 96, Some(97))
     );
-    assert_eq!(vp8.feedback, vec!["ccm fir", "nack", "nack pli"]);
+    assert_eq!(
+        vp8.feedback,
+        vec!["transport-cc", "ccm fir", "nack", "nack pli"]
+    );
     let uris: Vec<&str> = video.extensions.iter().map(|e| e.uri.as_str()).collect();
     assert!(uris.contains(&"urn:ietf:params:rtp-hdrext:sdes:mid"));
-    assert!(
-        !uris
-            .iter()
-            .any(|u| u.contains("transport-wide-cc") || u.contains("rtp-stream-id"))
-    );
+    assert!(uris.iter().any(|u| u.contains("transport-wide-cc")));
+    assert!(!uris.iter().any(|u| u.contains("rtp-stream-id")));
     assert_eq!(video.ssrcs, vec![2001, 2002]);
     assert_eq!(video.rtx_pairs, vec![(2001, 2002)]);
 }
@@ -159,7 +156,7 @@ fn viewer_without_publisher_keeps_every_supported_codec() {
 }
 
 #[test]
-fn viewer_gets_transport_wide_congestion_control_publisher_does_not() {
+fn viewer_gets_transport_wide_congestion_control() {
     const TRANSPORT_WIDE_CC: &str =
         "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
     let viewer = negotiated("chrome_whep.sdp", Role::Play, None);
@@ -192,12 +189,36 @@ fn viewer_gets_transport_wide_congestion_control_publisher_does_not() {
             "missing {line:?} in\n{answer}"
         );
     }
-    let publisher = answer_text(
-        &negotiated("chrome_publish.sdp", Role::Publish, None),
-        Role::Publish,
-    );
-    assert!(!publisher.contains("transport-cc"), "{publisher}");
-    assert!(!publisher.contains(TRANSPORT_WIDE_CC), "{publisher}");
+}
+
+#[test]
+fn publisher_gets_transport_wide_congestion_control() {
+    const TRANSPORT_WIDE_CC: &str =
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+    let publisher = negotiated("chrome_publish.sdp", Role::Publish, None);
+    for section in publisher.media_sections() {
+        assert!(
+            section
+                .extensions
+                .iter()
+                .any(|e| e.id == 3 && e.uri == TRANSPORT_WIDE_CC),
+            "{:?}",
+            section.extensions
+        );
+    }
+    let answer = answer_text(&publisher, Role::Publish);
+    for line in [
+        format!("a=extmap:3 {TRANSPORT_WIDE_CC}"),
+        "a=rtcp-fb:111 transport-cc".to_owned(),
+        "a=rtcp-fb:96 transport-cc".to_owned(),
+    ] {
+        assert!(
+            answer.contains(&format!("{line}\r\n")),
+            "missing {line:?} in\n{answer}"
+        );
+    }
+    // Each m-line answers it once, audio and video alike.
+    assert_eq!(answer.matches(TRANSPORT_WIDE_CC).count(), 2, "{answer}");
 }
 
 #[test]

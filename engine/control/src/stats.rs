@@ -101,6 +101,8 @@ pub struct CoreCounters {
     pub packets_recovered: u64,
     /// Publisher packets no longer asked for: asked too often, too old, or too many missing.
     pub packets_given_up: u64,
+    /// Transport-wide congestion control feedback packets sent to publishers.
+    pub publisher_transport_feedback_sent: u64,
 }
 
 /// The runtime's counters: the shard's socket, its io_uring and its links to other shards.
@@ -193,6 +195,7 @@ mod tests {
                 publisher_nacks_sent: u64::MAX,
                 packets_recovered: u64::MAX,
                 packets_given_up: u64::MAX,
+                publisher_transport_feedback_sent: u64::MAX,
             },
             bandwidth: BandwidthEstimates {
                 viewers: u64::MAX,

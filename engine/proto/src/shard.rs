@@ -48,6 +48,8 @@ pub mod sim_repair;
 mod stats;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transport_feedback_tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -157,6 +159,8 @@ pub struct ShardCounters {
     pub fanout_jobs_dropped: u64,
     /// NACKs and retransmissions, both ways.
     pub repair: RepairCounters,
+    /// Transport-wide congestion control feedback packets sent to publishers.
+    pub publisher_transport_feedback_sent: u64,
 }
 
 pub struct ShardCore {
@@ -222,6 +226,12 @@ impl ShardCore {
     pub fn counters(&self) -> ShardCounters {
         ShardCounters {
             repair: self.repair_counters(),
+            publisher_transport_feedback_sent: self.counters.publisher_transport_feedback_sent
+                + self
+                    .sessions
+                    .values()
+                    .map(Session::transport_feedback_sent)
+                    .sum::<u64>(),
             ..self.counters
         }
     }

@@ -13,7 +13,7 @@ pub(super) struct PerShard {
     pub value: fn(&ShardStats) -> String,
 }
 
-pub(super) const PER_SHARD: [PerShard; 37] = [
+pub(super) const PER_SHARD: [PerShard; 38] = [
     PerShard {
         name: "shardcast_timer_probe_period_seconds",
         kind: "gauge",
@@ -119,6 +119,12 @@ pub(super) const PER_SHARD: [PerShard; 37] = [
         kind: "counter",
         help: "Sequence numbers the shard asked publishers for in NACKs (each retry counts).",
         value: |s| s.counters.publisher_nacks_sent.to_string(),
+    },
+    PerShard {
+        name: "shardcast_publisher_transport_feedback_sent_total",
+        kind: "counter",
+        help: "Transport-wide congestion control feedback packets the shard sent publishers.",
+        value: |s| s.counters.publisher_transport_feedback_sent.to_string(),
     },
     PerShard {
         name: "shardcast_packets_recovered_total",

@@ -4,26 +4,24 @@ use shardcast_control::{CodecName, MediaKind, Role};
 
 use super::offer::OfferPayload;
 
-/// Feedback the engine implements both ways (NACK, PLI, FIR).
-const FEEDBACK: [&str; 3] = ["nack", "nack pli", "ccm fir"];
+/// Feedback the engine implements both ways: NACK, PLI, FIR, and transport-wide congestion
+/// control (it estimates viewers' bandwidth from their feedback and sends publishers theirs).
+const FEEDBACK: [&str; 4] = ["nack", "nack pli", "ccm fir", "transport-cc"];
 
-/// Feedback only viewers get: the engine estimates their bandwidth from transport-wide
-/// congestion control feedback and from REMB, but sends neither to publishers.
-const VIEWER_FEEDBACK: [&str; 2] = ["transport-cc", "goog-remb"];
+/// Feedback only viewers get: the engine reads REMB from viewers but sends none to
+/// publishers (it sends them transport-cc feedback instead).
+const VIEWER_FEEDBACK: [&str; 1] = ["goog-remb"];
 
-const EXTENSIONS: [&str; 7] = [
+const EXTENSIONS: [&str; 8] = [
     "urn:ietf:params:rtp-hdrext:sdes:mid",
     "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
     "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
     "urn:3gpp:video-orientation",
     "urn:ietf:params:rtp-hdrext:toffset",
     "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay",
     "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time",
 ];
-
-/// Extensions only viewers get: the engine numbers the packets it sends them.
-const VIEWER_EXTENSIONS: [&str; 1] =
-    ["http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"];
 
 /// RtpStreamId and RepairedRtpStreamId (RFC 8852): a simulcast publisher's packets name their
 /// layer with them, and Chromium sends no rids unless the answer echoes them.
@@ -40,8 +38,10 @@ pub fn is_supported_feedback(value: &str, role: Role) -> bool {
     FEEDBACK.contains(&value) || (role == Role::Play && VIEWER_FEEDBACK.contains(&value))
 }
 
-pub fn is_supported_extension(uri: &str, role: Role) -> bool {
-    EXTENSIONS.contains(&uri) || (role == Role::Play && VIEWER_EXTENSIONS.contains(&uri))
+/// Both roles get the same extensions (the rid ones are decided per m-line, see
+/// [`is_rid_extension`]).
+pub fn is_supported_extension(uri: &str) -> bool {
+    EXTENSIONS.contains(&uri)
 }
 
 /// The codec this payload carries, if the engine supports it on an m-line of `kind`.
@@ -151,6 +151,18 @@ mod tests {
             supported_codec(&payload("PCMU", 8000, None, ""), MediaKind::Audio),
             None
         );
+    }
+
+    #[test]
+    fn transport_wide_congestion_control_both_ways() {
+        const TRANSPORT_WIDE_CC: &str =
+            "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+        for role in [Role::Publish, Role::Play] {
+            assert!(is_supported_feedback("transport-cc", role));
+        }
+        assert!(is_supported_extension(TRANSPORT_WIDE_CC));
+        assert!(is_supported_feedback("goog-remb", Role::Play));
+        assert!(!is_supported_feedback("goog-remb", Role::Publish));
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub fn negotiate(
                 mid,
                 kind,
                 codecs,
-                extensions: extensions(media, role, !layers.ranked.is_empty()),
+                extensions: extensions(media, !layers.ranked.is_empty()),
                 ssrcs: media.ssrcs.clone(),
                 rtx_pairs: media.rtx_pairs.clone(),
                 simulcast: layers.ranked,
@@ -300,12 +300,12 @@ fn codec(media: &OfferMedia, payload: &OfferPayload, name: CodecName, role: Role
 }
 
 /// The rid extensions only where simulcast was negotiated: they name the layers.
-fn extensions(media: &OfferMedia, role: Role, simulcast: bool) -> Vec<Extension> {
+fn extensions(media: &OfferMedia, simulcast: bool) -> Vec<Extension> {
     let mut kept: Vec<Extension> = Vec::new();
     for extension in media
         .extensions
         .iter()
-        .filter(|e| is_supported_extension(&e.uri, role) || (simulcast && is_rid_extension(&e.uri)))
+        .filter(|e| is_supported_extension(&e.uri) || (simulcast && is_rid_extension(&e.uri)))
     {
         if !kept.iter().any(|k| k.id == extension.id) {
             kept.push(extension.clone());

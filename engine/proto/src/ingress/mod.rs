@@ -2,6 +2,7 @@
 //! whether it starts a keyframe, which packets are missing, and what we tell the publisher
 //! about its reception.
 
+pub mod arrival_feedback;
 mod keyframe_throttle;
 pub mod nack_register;
 mod receiver_stats;

@@ -1,5 +1,6 @@
 //! RTCP (RFC 3550) with the feedback messages WebRTC uses: NACK and PLI (RFC 4585), FIR
-//! (RFC 5104), REMB (draft-alvestrand-rmcat-remb) and transport-wide CC ([`TransportCcFeedback`]).
+//! (RFC 5104), REMB (draft-alvestrand-rmcat-remb) and transport-wide CC ([`TransportCcFeedback`],
+//! [`write_transport_cc`]).
 //!
 //! [`iter_compound`] walks a compound packet without allocating: lists inside a packet (report
 //! blocks, NACK items, SSRCs) are lazy iterators over the borrowed bytes. Writers append whole
@@ -12,6 +13,7 @@ mod packet;
 mod report;
 mod sdes;
 mod transport_cc;
+mod transport_cc_write;
 
 pub use bye::{SsrcList, write_bye};
 pub use feedback::{FirEntries, NackItems, write_fir, write_nack, write_pli, write_remb};
@@ -23,6 +25,9 @@ pub use report::{
 pub use sdes::{SDES_CNAME, SdesChunk, SdesChunks, SdesItems, write_sdes_cname};
 pub use transport_cc::{
     DELTA_UNIT_US, PacketReport, REFERENCE_UNIT_US, Reports, TransportCcError, TransportCcFeedback,
+};
+pub use transport_cc_write::{
+    FeedbackWritten, MAX_FEEDBACK_LEN, PacketArrival, TransportCcHeader, write_transport_cc,
 };
 
 pub const PT_SENDER_REPORT: u8 = 200;

@@ -202,8 +202,8 @@ impl Session {
         }
     }
 
-    /// Media timers: a publisher's folded keyframe request and NACKs, a viewer's keyframe
-    /// retry and paced retransmissions.
+    /// Media timers: a publisher's folded keyframe request, NACKs and transport-wide
+    /// congestion control feedback, a viewer's keyframe retry and paced retransmissions.
     pub(super) fn media_timeout(&mut self, now: Instant) {
         let due = match &mut self.media {
             SessionMedia::Publisher(publisher) => publisher.keyframes.handle_timeout(now),
@@ -225,6 +225,7 @@ impl Session {
             self.send_keyframe_request();
         }
         self.send_nacks(now);
+        self.send_transport_feedback(now);
     }
 
     /// Asks the publisher for the packets that are missing (and due for a NACK) at `now`.
@@ -251,6 +252,7 @@ impl Session {
             SessionMedia::Publisher(publisher) => [
                 publisher.keyframes.poll_timeout(),
                 publisher.ingress.nack_deadline(),
+                self.transport_feedback_deadline(),
             ]
             .into_iter()
             .flatten()

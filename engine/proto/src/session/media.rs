@@ -6,6 +6,7 @@ use shardcast_control::MediaSection;
 
 use super::SessionSetup;
 use crate::egress::ViewerEgress;
+use crate::ingress::arrival_feedback::ArrivalFeedback;
 use crate::ingress::{KeyframeThrottle, PublisherIngress};
 
 /// At most one keyframe request per interval reaches a publisher, unless the engine is
@@ -25,6 +26,8 @@ pub struct PublisherMedia {
     /// FIR sequence number (RFC 5104 4.3.1.1), for publishers that only take FIR.
     pub fir_sequence: u8,
     pub keyframes_requested: u64,
+    /// Transport-wide congestion control feedback, when the publisher numbers its packets.
+    pub arrivals: Option<ArrivalFeedback>,
 }
 
 pub struct ViewerMedia {
@@ -48,6 +51,7 @@ impl SessionMedia {
             local_ssrc,
             fir_sequence: 0,
             keyframes_requested: 0,
+            arrivals: ArrivalFeedback::negotiated(media),
         })
     }
 

@@ -10,6 +10,7 @@ mod feedback;
 mod media;
 mod retransmit;
 mod rtp;
+mod transport_feedback;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};

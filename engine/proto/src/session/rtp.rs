@@ -28,6 +28,7 @@ impl Session {
             self.drops.srtp += 1;
             return;
         }
+        self.note_arrival(now, plain);
         match &mut self.media {
             SessionMedia::Publisher(publisher) => match publisher.ingress.handle_rtp(now, plain) {
                 Ok(packet) => self.events.push_back(SessionEvent::Media(packet)),
@@ -39,6 +40,7 @@ impl Session {
             // Viewers send no media we want.
             SessionMedia::Viewer(_) => self.drops.media += 1,
         }
+        self.send_transport_feedback(now);
     }
 
     /// Rewrites `packet` for this viewer, into the session's own buffer, and says where it

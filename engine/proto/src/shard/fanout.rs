@@ -123,6 +123,7 @@ impl ShardCore {
         self.counters.sessions_closed += 1;
         // What it counted stays in the shard's totals.
         self.counters.repair += session.repair_counters();
+        self.counters.publisher_transport_feedback_sent += session.transport_feedback_sent();
         self.timers.set(key, None);
         self.by_id.remove(session.id());
         self.by_ufrag.remove(session.ice_ufrag());

@@ -50,6 +50,8 @@ pub struct SimPeer {
     pub rtcp_received: usize,
     /// Picture loss indications received (publishers).
     pub pli_received: usize,
+    /// Transport-wide congestion control feedback received (publishers): when, and its FCI.
+    pub transport_feedback: Vec<(Instant, Vec<u8>)>,
     /// RTP packets SRTP refused (replays).
     pub srtp_rejected: usize,
     /// A viewer's NACKs and reports, when it negotiated NACK.
@@ -167,6 +169,7 @@ impl SimPeer {
             transport_seqs: Vec::new(),
             rtcp_received: 0,
             pli_received: 0,
+            transport_feedback: Vec::new(),
             srtp_rejected: 0,
             viewer_repair: None,
             publisher_repair: None,
@@ -312,6 +315,9 @@ impl SimPeer {
         for packet in iter_compound(plain) {
             match packet.unwrap() {
                 RtcpPacket::Pli { .. } => self.pli_received += 1,
+                RtcpPacket::TransportCc { fci, .. } => {
+                    self.transport_feedback.push((now, fci.to_vec()));
+                }
                 RtcpPacket::Nack {
                     media_ssrc, items, ..
                 } => {

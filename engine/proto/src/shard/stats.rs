@@ -18,6 +18,7 @@ impl ShardCore {
             media_packets_out,
             fanout_jobs_dropped,
             repair,
+            publisher_transport_feedback_sent,
         } = self.counters();
         let RepairCounters {
             nacks_received,
@@ -53,6 +54,7 @@ impl ShardCore {
                 publisher_nacks_sent,
                 packets_recovered,
                 packets_given_up,
+                publisher_transport_feedback_sent,
             },
             bandwidth: self.bandwidth_estimates(),
             // The runtime's to fill in: the core sees no socket and no ring.
