@@ -50,6 +50,8 @@ pub struct SimPeer {
     pub rtcp_received: usize,
     /// Picture loss indications received (publishers).
     pub pli_received: usize,
+    /// The media SSRC each PLI the engine sent this peer named.
+    pub pli_ssrcs: Vec<u32>,
     /// RTP packets SRTP refused (replays).
     pub srtp_rejected: usize,
     /// A viewer's NACKs and reports, when it negotiated NACK.
@@ -167,6 +169,7 @@ impl SimPeer {
             transport_seqs: Vec::new(),
             rtcp_received: 0,
             pli_received: 0,
+            pli_ssrcs: Vec::new(),
             srtp_rejected: 0,
             viewer_repair: None,
             publisher_repair: None,
@@ -311,7 +314,10 @@ impl SimPeer {
         self.rtcp_received += 1;
         for packet in iter_compound(plain) {
             match packet.unwrap() {
-                RtcpPacket::Pli { .. } => self.pli_received += 1,
+                RtcpPacket::Pli { media_ssrc, .. } => {
+                    self.pli_received += 1;
+                    self.pli_ssrcs.push(media_ssrc);
+                }
                 RtcpPacket::Nack {
                     media_ssrc, items, ..
                 } => {
