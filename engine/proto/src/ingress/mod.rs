@@ -3,29 +3,38 @@
 //! about its reception.
 
 pub mod arrival_feedback;
+mod keyframe_requests;
 mod keyframe_throttle;
+mod layer_rate;
+mod layers;
 pub mod nack_register;
 mod receiver_stats;
 mod repair;
 #[cfg(test)]
+mod simulcast_tests;
+#[cfg(test)]
 mod tests;
+mod track;
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use shardcast_control::{CodecName, MediaKind, MediaSection};
+use shardcast_control::{MediaKind, MediaSection};
 
+pub use keyframe_requests::KeyframeRequests;
 pub use keyframe_throttle::KeyframeThrottle;
 pub use nack_register::{Arrival, NackRegister};
 pub use receiver_stats::ReceiverStats;
 
 use crate::codec::is_keyframe;
+use crate::layers::LayerRates;
 use crate::media::{MediaOrigin, MediaPacket, PacketLayout};
 use crate::router::SenderClock;
 use crate::rtcp::ReportBlock;
 use crate::rtp::{ExtensionKind, ExtensionMap, RtpPacket};
 use crate::rtt::RttEstimate;
 use repair::IncomingStream;
+use track::{Binding, IngressTrack};
 
 /// SSRCs a publisher may use (media, RTX, simulcast layers); a publisher cycling through
 /// more cannot make us remember them all.
@@ -46,32 +55,8 @@ pub enum IngressDrop {
     UnpairedRepair,
     #[error("a packet already received, or an RTX packet nobody asked for")]
     Duplicate,
-}
-
-struct IngressTrack {
-    mid: String,
-    kind: MediaKind,
-    /// (payload type, codec, clock rate, its RTX payload type).
-    codecs: Vec<(u8, CodecName, u32, Option<u8>)>,
-    declared_ssrcs: Vec<u32>,
-    /// (media SSRC, RTX SSRC) the publisher declared.
-    rtx_pairs: Vec<(u32, u32)>,
-    /// The publisher negotiated generic NACK: we ask it for what is missing.
-    nack: bool,
-}
-
-impl IngressTrack {
-    fn is_rtx(&self, payload_type: u8) -> bool {
-        self.codecs.iter().any(|c| c.3 == Some(payload_type))
-    }
-
-    /// The codec behind `payload_type`, or behind the RTX payload type it is (`apt`).
-    fn codec(&self, payload_type: u8) -> Option<(CodecName, u32)> {
-        self.codecs
-            .iter()
-            .find(|c| c.0 == payload_type || c.3 == Some(payload_type))
-            .map(|c| (c.1, c.2))
-    }
+    #[error("simulcast packet on an SSRC not seen yet whose rid is missing or unknown")]
+    UnknownLayer,
 }
 
 /// All tracks of one publisher session.
@@ -79,7 +64,9 @@ pub struct PublisherIngress {
     source: u64,
     tracks: Vec<IngressTrack>,
     extensions: ExtensionMap,
-    bound: HashMap<u32, usize>,
+    /// The stream's first video track: its layers are the ones every packet reports.
+    video: Option<usize>,
+    bound: HashMap<u32, Binding>,
     /// One per media SSRC heard from (RTX SSRCs have none: their packets count for the
     /// media SSRC they repair).
     streams: Vec<IncomingStream>,
@@ -104,26 +91,10 @@ impl PublisherIngress {
     pub fn new(media: &[MediaSection], source: u64) -> Self {
         // Under BUNDLE one extension ID means the same thing in every section.
         let all_extensions: Vec<_> = media.iter().flat_map(|m| m.extensions.clone()).collect();
-        let tracks = media
-            .iter()
-            .map(|section| IngressTrack {
-                mid: section.mid.clone(),
-                kind: section.kind,
-                codecs: section
-                    .codecs
-                    .iter()
-                    .map(|c| (c.payload_type, c.name, c.clock_rate, c.rtx_payload_type))
-                    .collect(),
-                declared_ssrcs: section.ssrcs.clone(),
-                rtx_pairs: section.rtx_pairs.clone(),
-                nack: section
-                    .codecs
-                    .iter()
-                    .any(|c| c.feedback.iter().any(|f| f == "nack")),
-            })
-            .collect();
+        let tracks: Vec<_> = media.iter().map(IngressTrack::new).collect();
         Self {
             source,
+            video: tracks.iter().position(|t| t.kind == MediaKind::Video),
             tracks,
             extensions: ExtensionMap::new(&all_extensions),
             bound: HashMap::new(),
@@ -146,18 +117,24 @@ impl PublisherIngress {
         data: &mut Vec<u8>,
     ) -> Result<MediaPacket, IngressDrop> {
         let rtp = RtpPacket::parse(data).map_err(|_| IngressDrop::Malformed)?;
-        let track_index = self.track_of(&rtp)?;
-        let track = &self.tracks[track_index];
+        let Binding {
+            track: track_index,
+            layer,
+        } = self.binding_of(&rtp)?;
+        let track = &mut self.tracks[track_index];
         let pt = rtp.payload_type();
         let (codec, clock_rate) = track.codec(pt).ok_or(IngressDrop::UnknownPayloadType(pt))?;
         let (kind, nack, repair) = (track.kind, track.nack, track.is_rtx(pt));
+        if !repair {
+            track.layers.learn_media_ssrc(layer, rtp.ssrc());
+        }
 
         let extensions = &self.extensions;
         let kind_of = |id| extensions.kind_of(id).filter(|k| forwarded(*k));
         let (layout, ssrc, payload) = if repair {
             let layout = PacketLayout::of_rtx(&rtp, kind_of).ok_or(IngressDrop::RepairPadding)?;
             let media_ssrc = self
-                .media_ssrc_of_rtx(track_index, rtp.ssrc())
+                .media_ssrc_of_rtx(track_index, layer, rtp.ssrc())
                 .ok_or(IngressDrop::UnpairedRepair)?;
             (
                 layout,
@@ -169,56 +146,31 @@ impl PublisherIngress {
         };
         self.take_in(now, ssrc, clock_rate, &layout, repair, nack)?;
 
+        let layers = &mut self.tracks[track_index].layers;
+        layers.on_forwarded(now, layer, data.len());
+        let keyframe = kind == MediaKind::Video
+            && is_keyframe(codec, payload)
+            && layers.starts_keyframe(layer, layout.timestamp);
         let origin = MediaOrigin {
             source: self.source,
             kind,
             codec,
             clock_rate,
-            keyframe: kind == MediaKind::Video && is_keyframe(codec, payload),
+            keyframe,
             arrival: now,
-            layer: 0,
-            layers: crate::layers::LayerRates::default(),
+            layer,
+            layers: self.layer_rates(now),
         };
         Ok(MediaPacket::new(origin, layout, std::mem::take(data)))
     }
 
-    /// Finds the track: by SSRC once known, else by MID, declared SSRC, or a payload type only
-    /// one track uses (stacks differ in which of these they provide).
-    fn track_of(&mut self, rtp: &RtpPacket<'_>) -> Result<usize, IngressDrop> {
-        let ssrc = rtp.ssrc();
-        if let Some(&index) = self.bound.get(&ssrc) {
-            return Ok(index);
-        }
-        let by_mid = self
-            .extensions
-            .id_of(ExtensionKind::Mid)
-            .and_then(|id| rtp.extension(id))
-            .and_then(|mid| self.tracks.iter().position(|t| t.mid.as_bytes() == mid));
-        let by_ssrc = || {
-            self.tracks.iter().position(|t| {
-                t.declared_ssrcs.contains(&ssrc) || t.rtx_pairs.iter().any(|p| p.1 == ssrc)
-            })
-        };
-        let by_payload_type = || {
-            let pt = rtp.payload_type();
-            let mut matching = self
-                .tracks
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.codec(pt).is_some());
-            match (matching.next(), matching.next()) {
-                (Some((index, _)), None) => Some(index),
-                _ => None,
-            }
-        };
-        let index = by_mid
-            .or_else(by_ssrc)
-            .or_else(by_payload_type)
-            .ok_or(IngressDrop::UnknownTrack)?;
-        if self.bound.len() < MAX_SSRCS {
-            self.bound.insert(ssrc, index);
-        }
-        Ok(index)
+    /// The rates of the stream's video layers, which every packet carries (audio ones too,
+    /// so that any packet brings viewers current figures); the default without video.
+    fn layer_rates(&self, now: Instant) -> LayerRates {
+        self.video
+            .and_then(|index| self.tracks.get(index))
+            .map(|video| video.layers.rates(now))
+            .unwrap_or_default()
     }
 
     /// A sender report from the publisher: remembered for our receiver reports, and turned
@@ -232,7 +184,7 @@ impl PublisherIngress {
     ) -> Option<SenderClock> {
         let stream = self.streams.iter_mut().find(|s| s.ssrc() == ssrc)?;
         stream.stats.on_sender_report(now, (ntp >> 16) as u32);
-        let kind = self.tracks.get(*self.bound.get(&ssrc)?)?.kind;
+        let kind = self.tracks.get(self.bound.get(&ssrc)?.track)?.kind;
         Some(SenderClock {
             source: self.source,
             kind,
@@ -248,25 +200,22 @@ impl PublisherIngress {
             .filter_map(move |s| s.stats.report_block(now))
     }
 
-    /// The SSRC of the publisher's video, where keyframe requests go.
-    pub fn video_ssrc(&self) -> Option<u32> {
-        // Only media SSRCs have receiver stats: an RTX SSRC (Chrome probes bandwidth with RTX
-        // padding before any loss) is bound to the video track too, but a PLI naming it is
-        // ignored by the encoder.
-        self.streams
-            .iter()
-            .map(IncomingStream::ssrc)
-            .find(|&ssrc| self.track_kind(ssrc) == Some(MediaKind::Video))
-            .or_else(|| {
-                self.tracks
-                    .iter()
-                    .find(|t| t.kind == MediaKind::Video)
-                    .and_then(|t| t.declared_ssrcs.first().copied())
-            })
+    /// The media SSRC of the publisher's video layer `layer`, where its keyframe requests go.
+    /// RTX SSRCs are never it: Chrome probes bandwidth with RTX padding before any loss, and
+    /// a PLI naming an RTX SSRC is ignored by the encoder.
+    pub fn video_ssrc(&self, layer: u8) -> Option<u32> {
+        let video = self.tracks.get(self.video?)?;
+        video.layers.media_ssrc(layer).or_else(|| {
+            (layer == 0 && !video.layers.is_simulcast())
+                .then(|| video.declared_media_ssrc())
+                .flatten()
+        })
     }
 
-    fn track_kind(&self, ssrc: u32) -> Option<MediaKind> {
-        let &index = self.bound.get(&ssrc)?;
-        self.tracks.get(index).map(|t| t.kind)
+    /// How many simulcast layers the publisher's video has (1 without simulcast or video).
+    pub fn video_layer_count(&self) -> usize {
+        self.video
+            .and_then(|index| self.tracks.get(index))
+            .map_or(1, |video| video.layers.count())
     }
 }

@@ -69,26 +69,15 @@ impl PublisherIngress {
         Ok(())
     }
 
-    /// The media SSRC an RTX SSRC of track `track` repairs: the declared pair
-    /// (`a=ssrc-group:FID`), else the track's only media SSRC.
-    pub(super) fn media_ssrc_of_rtx(&self, track: usize, rtx_ssrc: u32) -> Option<u32> {
-        let declared = self
-            .tracks
-            .get(track)?
-            .rtx_pairs
-            .iter()
-            .find(|p| p.1 == rtx_ssrc);
-        if let Some(&(media, _)) = declared {
-            return Some(media);
-        }
-        let mut media = self
-            .streams
-            .iter()
-            .map(IncomingStream::ssrc)
-            .filter(|ssrc| self.bound.get(ssrc) == Some(&track));
-        match (media.next(), media.next()) {
-            (Some(ssrc), None) => Some(ssrc),
-            _ => None,
+    /// The media SSRC an RTX SSRC of track `track` and layer `layer` repairs: the declared
+    /// pair (`a=ssrc-group:FID`), else the latest media SSRC of that layer (rid simulcast
+    /// declares no SSRCs: the RTX packets name their layer with RepairedRtpStreamId).
+    pub(super) fn media_ssrc_of_rtx(&self, track: usize, layer: u8, rtx_ssrc: u32) -> Option<u32> {
+        let track = self.tracks.get(track)?;
+        let declared = track.rtx_pairs.iter().find(|p| p.1 == rtx_ssrc);
+        match declared {
+            Some(&(media, _)) => Some(media),
+            None => track.layers.media_ssrc(layer),
         }
     }
 

@@ -83,11 +83,11 @@ fn keyframe_requests_name_the_media_ssrc_even_when_rtx_probing_came_first() {
         );
         assert_eq!(probe.err(), Some(IngressDrop::RepairPadding));
     }
-    assert_eq!(ingress.video_ssrc(), None, "no media SSRC known yet");
+    assert_eq!(ingress.video_ssrc(0), None, "no media SSRC known yet");
     ingress
         .handle_rtp(now, &mut packet(96, 0x1234, 1, &vp8(false)))
         .unwrap();
-    assert_eq!(ingress.video_ssrc(), Some(0x1234));
+    assert_eq!(ingress.video_ssrc(0), Some(0x1234));
     assert_eq!(
         ingress.report_blocks(now).count(),
         1,

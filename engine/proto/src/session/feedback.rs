@@ -7,6 +7,7 @@ use tracing::{debug, trace};
 
 use super::{Session, SessionEvent, SessionMedia};
 use crate::bwe::BandwidthEstimator;
+use crate::layers::MAX_LAYERS;
 use crate::rtcp::{
     RtcpPacket, SenderInfo, TransportCcFeedback, compact_ntp, iter_compound, write_pli,
     write_receiver_report, write_sdes_cname, write_sender_report,
@@ -111,13 +112,38 @@ impl Session {
     }
 
     /// A viewer of the stream wants a keyframe of simulcast layer `layer` (publisher sessions
-    /// only).
+    /// only); a layer past the publisher's last means its last.
     pub fn request_keyframe(&mut self, now: Instant, layer: u8) {
         trace!(session = %self.id, layer, "keyframe wanted");
-        if let SessionMedia::Publisher(publisher) = &mut self.media
-            && publisher.keyframes.request(now)
-        {
-            self.send_keyframe_request();
+        let SessionMedia::Publisher(publisher) = &mut self.media else {
+            return;
+        };
+        let top = publisher.ingress.video_layer_count().saturating_sub(1);
+        let layer = layer.min(u8::try_from(top).unwrap_or(u8::MAX));
+        if publisher.keyframes.request(now, layer) {
+            self.send_keyframe_request(layer);
+        }
+    }
+
+    /// Sends the keyframe requests that waited for their layer's SSRC, now that a packet
+    /// may have named it.
+    pub(super) fn send_awaited_keyframe_requests(&mut self) {
+        let SessionMedia::Publisher(publisher) = &mut self.media else {
+            return;
+        };
+        if !publisher.keyframes.awaits_ssrc() {
+            return;
+        }
+        let ingress = &publisher.ingress;
+        let ready = publisher
+            .keyframes
+            .take_awaiting(|layer| ingress.video_ssrc(layer).is_some());
+        self.send_keyframe_requests(ready);
+    }
+
+    fn send_keyframe_requests(&mut self, layers: [bool; MAX_LAYERS]) {
+        for (layer, _) in (0u8..).zip(layers).filter(|(_, due)| *due) {
+            self.send_keyframe_request(layer);
         }
     }
 
@@ -128,17 +154,20 @@ impl Session {
         }
     }
 
-    fn send_keyframe_request(&mut self) {
+    /// A PLI naming the media SSRC of `layer`, or, while that is not known, a note to send
+    /// it once it is.
+    fn send_keyframe_request(&mut self, layer: u8) {
         let SessionMedia::Publisher(publisher) = &mut self.media else {
             return;
         };
-        let Some(media_ssrc) = publisher.ingress.video_ssrc() else {
+        let Some(media_ssrc) = publisher.ingress.video_ssrc(layer) else {
+            publisher.keyframes.await_ssrc(layer);
             return;
         };
         publisher.keyframes_requested += 1;
         let mut plain = Vec::with_capacity(64);
         write_pli(&mut plain, publisher.local_ssrc, media_ssrc);
-        debug!(session = %self.id, stream = %self.stream, "PLI to publisher");
+        debug!(session = %self.id, stream = %self.stream, layer, "PLI to publisher");
         self.send_rtcp(&plain);
     }
 
@@ -218,12 +247,10 @@ impl Session {
                 if viewer.egress.announce_retransmits(now) {
                     self.events.push_back(SessionEvent::RetransmitReady);
                 }
-                false
+                [false; MAX_LAYERS]
             }
         };
-        if due {
-            self.send_keyframe_request();
-        }
+        self.send_keyframe_requests(due);
         self.send_nacks(now);
         self.send_transport_feedback(now);
     }

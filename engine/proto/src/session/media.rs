@@ -7,7 +7,7 @@ use shardcast_control::MediaSection;
 use super::SessionSetup;
 use crate::egress::ViewerEgress;
 use crate::ingress::arrival_feedback::ArrivalFeedback;
-use crate::ingress::{KeyframeThrottle, PublisherIngress};
+use crate::ingress::{KeyframeRequests, PublisherIngress};
 
 /// At most one keyframe request per interval reaches a publisher, unless the engine is
 /// configured otherwise.
@@ -20,7 +20,8 @@ pub enum SessionMedia {
 
 pub struct PublisherMedia {
     pub ingress: PublisherIngress,
-    pub keyframes: KeyframeThrottle,
+    /// Throttled per simulcast layer.
+    pub keyframes: KeyframeRequests,
     /// The SSRC we use as the sender of our RTCP.
     pub local_ssrc: u32,
     /// FIR sequence number (RFC 5104 4.3.1.1), for publishers that only take FIR.
@@ -47,7 +48,7 @@ impl SessionMedia {
     ) -> Self {
         Self::Publisher(PublisherMedia {
             ingress: PublisherIngress::new(media, source),
-            keyframes: KeyframeThrottle::new(keyframe_interval),
+            keyframes: KeyframeRequests::new(keyframe_interval),
             local_ssrc,
             fir_sequence: 0,
             keyframes_requested: 0,

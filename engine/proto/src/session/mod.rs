@@ -7,6 +7,8 @@
 //! `protect_prepared_onto` encrypts it straight onto the end of the caller's buffer.
 
 mod feedback;
+#[cfg(test)]
+mod keyframe_request_tests;
 mod media;
 mod retransmit;
 mod rtp;

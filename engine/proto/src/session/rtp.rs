@@ -31,7 +31,10 @@ impl Session {
         self.note_arrival(now, plain);
         match &mut self.media {
             SessionMedia::Publisher(publisher) => match publisher.ingress.handle_rtp(now, plain) {
-                Ok(packet) => self.events.push_back(SessionEvent::Media(packet)),
+                Ok(packet) => {
+                    self.events.push_back(SessionEvent::Media(packet));
+                    self.send_awaited_keyframe_requests();
+                }
                 Err(reason) => {
                     self.drops.media += 1;
                     debug!(session = %self.id, %reason, "publisher packet dropped");

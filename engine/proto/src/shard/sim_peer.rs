@@ -52,6 +52,8 @@ pub struct SimPeer {
     pub pli_received: usize,
     /// Transport-wide congestion control feedback received (publishers): when, and its FCI.
     pub transport_feedback: Vec<(Instant, Vec<u8>)>,
+    /// The media SSRC each PLI the engine sent this peer named.
+    pub pli_ssrcs: Vec<u32>,
     /// RTP packets SRTP refused (replays).
     pub srtp_rejected: usize,
     /// A viewer's NACKs and reports, when it negotiated NACK.
@@ -170,6 +172,7 @@ impl SimPeer {
             rtcp_received: 0,
             pli_received: 0,
             transport_feedback: Vec::new(),
+            pli_ssrcs: Vec::new(),
             srtp_rejected: 0,
             viewer_repair: None,
             publisher_repair: None,
@@ -314,7 +317,10 @@ impl SimPeer {
         self.rtcp_received += 1;
         for packet in iter_compound(plain) {
             match packet.unwrap() {
-                RtcpPacket::Pli { .. } => self.pli_received += 1,
+                RtcpPacket::Pli { media_ssrc, .. } => {
+                    self.pli_received += 1;
+                    self.pli_ssrcs.push(media_ssrc);
+                }
                 RtcpPacket::TransportCc { fci, .. } => {
                     self.transport_feedback.push((now, fci.to_vec()));
                 }
