@@ -104,7 +104,8 @@ def free_udp_range(count):
 
 
 class Collector:
-    """Receives the pages' JSON reports (POST /report/<name>) and serves static test pages (GET /page/<name>)."""
+    """Receives the pages' JSON reports (POST /report/<name>) and serves static test pages (GET /page/<name>).
+    It listens on every address of the test's namespace, so pages in a nested namespace can report too."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -154,13 +155,14 @@ class Collector:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("0.0.0.0", 0), Handler)
         self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.port = self.server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def report_url(self, name):
-        return f"{self.base}/report/{name}"
+    def report_url(self, name, host="127.0.0.1"):
+        return f"http://{host}:{self.port}/report/{name}"
 
     def latest(self, name):
         with self.lock:
@@ -302,12 +304,16 @@ class Scenario:
 
         wait_for(condition, timeout or TIMEOUT, what, state)
 
-    def page_url(self, kind, stream, report_name, **params):
-        query = urllib.parse.urlencode({**params, "report": self.collector.report_url(report_name)})
-        return f"{self.http_base}/{kind}/{stream}?{query}"
+    def page_url(self, kind, stream, report_name, host="127.0.0.1", **params):
+        """The signaling page `kind` for `stream`, reporting to the collector; `host` is the address through
+        which the browser reaches both (another one than loopback for a browser in a nested namespace)."""
+        query = urllib.parse.urlencode({**params, "report": self.collector.report_url(report_name, host)})
+        return f"http://{host}:{self.http_port}/{kind}/{stream}?{query}"
 
-    def chromium(self, name, url):
-        return self.spawn(f"chromium-{name}", chromium_argv(self.dir / f"profile-{name}", url))
+    def chromium(self, name, url, prefix=(), hosts=()):
+        """A headless Chromium on `url`; `prefix` (e.g. an nsenter command) runs it elsewhere, `hosts` are the
+        addresses besides loopback it may contact."""
+        return self.spawn(f"chromium-{name}", [*prefix, *chromium_argv(self.dir / f"profile-{name}", url, hosts)])
 
 
 def chromium_binary():
@@ -317,7 +323,7 @@ def chromium_binary():
     raise TestFailure("no Chromium found (set CHROMIUM=/path/to/chromium)")
 
 
-def chromium_argv(profile_dir, url):
+def chromium_argv(profile_dir, url, hosts=()):
     return [
         chromium_binary(),
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -327,8 +333,9 @@ def chromium_argv(profile_dir, url):
         "--allow-loopback-in-peer-connection",
         # mDNS host candidates cannot resolve in the namespace; offer the raw loopback address instead.
         "--disable-features=WebRtcHideLocalIpsWithMdns",
-        # Nothing outside loopback may be looked up or contacted.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+        # Nothing outside loopback (and `hosts`) may be looked up or contacted.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"
+        + "".join(f", EXCLUDE {host}" for host in hosts),
         "--autoplay-policy=no-user-gesture-required",
         # Several headless pages share two cores: never let a page's timers or media pipeline be throttled.
         "--disable-background-timer-throttling", "--disable-renderer-backgrounding",

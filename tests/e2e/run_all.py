@@ -12,7 +12,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # The browser self-test goes first: if the machine cannot run a call on its own, the later failures say nothing
 # about shardcast.
-SUITES = ["browser_selftest", "browser_test", "late_join_test", "aiortc_test", "bench_test", "loss_test"]
+SUITES = ["browser_selftest", "browser_test", "late_join_test", "aiortc_test", "bench_test", "loss_test",
+          "simulcast_test"]
 SUITE_TIMEOUT = 600
 
 
