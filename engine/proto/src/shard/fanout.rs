@@ -65,7 +65,7 @@ impl ShardCore {
 
     /// A publisher's packet: kept for NACKs, once to each other shard with viewers, then
     /// queued for local viewers.
-    fn route_media(&mut self, stream: &Arc<str>, packet: MediaPacket) {
+    pub(super) fn route_media(&mut self, stream: &Arc<str>, packet: MediaPacket) {
         let packet = self.packets.share(packet);
         self.cache_published(stream, &packet);
         if let Some(route) = self.streams.get(stream) {
@@ -123,6 +123,9 @@ impl ShardCore {
         self.counters.sessions_closed += 1;
         // What it counted stays in the shard's totals.
         self.counters.repair += session.repair_counters();
+        if let Some((_, switches)) = session.viewer_layer() {
+            self.counters.layer_switches += switches;
+        }
         self.timers.set(key, None);
         self.by_id.remove(session.id());
         self.by_ufrag.remove(session.ice_ufrag());
