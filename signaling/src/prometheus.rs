@@ -17,7 +17,8 @@ const LATENESS: &str = "shardcast_timer_lateness_seconds";
 
 mod families;
 use families::{
-    BANDWIDTH, BANDWIDTH_STATS, PER_SHARD, PerShard, RECEIVE_DROP_REASONS, RECEIVE_DROPS,
+    BANDWIDTH, BANDWIDTH_STATS, LAYER_SWITCHES, LAYER_VIEWERS, PER_SHARD, PerShard,
+    RECEIVE_DROP_REASONS, RECEIVE_DROPS, SWITCH_DIRECTIONS,
 };
 
 /// Every family, each with one sample (or histogram) per shard.
@@ -88,6 +89,32 @@ pub fn render(shards: &[ShardStats]) -> String {
             sample(&mut out, BANDWIDTH, &labels, value(stats));
         }
     }
+    family(
+        &mut out,
+        LAYER_VIEWERS,
+        "gauge",
+        "Viewers whose video forwards this simulcast layer now (layer=\"0\" is the lowest, \
+         and the only one of a stream without simulcast).",
+    );
+    for stats in shards {
+        for (layer, viewers) in stats.layers.viewers.iter().enumerate() {
+            let labels = format!("shard=\"{}\",layer=\"{layer}\"", stats.shard);
+            sample(&mut out, LAYER_VIEWERS, &labels, viewers);
+        }
+    }
+    family(
+        &mut out,
+        LAYER_SWITCHES,
+        "counter",
+        "Viewers' moves between simulcast layers, each at a keyframe of the new layer: \
+         direction=\"up\" to a higher one, \"down\" to a lower one.",
+    );
+    for stats in shards {
+        for (direction, count) in SWITCH_DIRECTIONS {
+            let labels = format!("shard=\"{}\",direction=\"{direction}\"", stats.shard);
+            sample(&mut out, LAYER_SWITCHES, &labels, count(stats));
+        }
+    }
     out
 }
 
@@ -141,7 +168,10 @@ fn seconds(micros: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shardcast_control::{BandwidthEstimates, CoreCounters, LATENESS_BUCKETS, RuntimeCounters};
+    use shardcast_control::{
+        BandwidthEstimates, CoreCounters, LATENESS_BUCKETS, LayerStats, RuntimeCounters,
+        STATS_LAYERS,
+    };
 
     fn shard(index: usize, probe: [u64; LATENESS_BUCKETS]) -> ShardStats {
         ShardStats {
@@ -169,6 +199,11 @@ mod tests {
                 median_bps: 1_200_000,
                 max_bps: 4_000_000,
                 sum_bps: 5_500_000,
+            },
+            layers: LayerStats {
+                viewers: [4, 0, 7, 0],
+                switches_up: 9,
+                switches_down: 2,
             },
             runtime: RuntimeCounters {
                 datagrams_out: 900,
@@ -234,6 +269,11 @@ mod tests {
             "shardcast_viewer_bandwidth_estimate_bits_per_second{shard=\"1\",stat=\"min\"} 300000",
             "shardcast_viewer_bandwidth_estimate_bits_per_second{shard=\"1\",stat=\"median\"} 1200000",
             "shardcast_viewer_bandwidth_estimate_bits_per_second{shard=\"1\",stat=\"max\"} 4000000",
+            "shardcast_layer_viewers{shard=\"1\",layer=\"0\"} 4",
+            "shardcast_layer_viewers{shard=\"1\",layer=\"1\"} 0",
+            "shardcast_layer_viewers{shard=\"1\",layer=\"2\"} 7",
+            "shardcast_layer_switches_total{shard=\"1\",direction=\"up\"} 9",
+            "shardcast_layer_switches_total{shard=\"1\",direction=\"down\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -275,8 +315,11 @@ mod tests {
         }
         // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
         // figures; 17 core counters; 15 runtime counters and 2 receive drop reasons; 3
-        // bandwidth figures and 3 bandwidth stats.
-        assert_eq!(samples, 2 * (2 * 11 + 2 + 3 + 17 + 15 + 2 + 3 + 3));
+        // bandwidth figures and 3 bandwidth stats; viewers per layer and 2 switch directions.
+        assert_eq!(
+            samples,
+            2 * (2 * 11 + 2 + 3 + 17 + 15 + 2 + 3 + 3 + STATS_LAYERS + 2)
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub const LATENESS_BOUNDS_US: [u64; 8] =
 /// The number of lateness buckets: one per bound, plus one for everything past the last.
 pub const LATENESS_BUCKETS: usize = LATENESS_BOUNDS_US.len() + 1;
 
+/// Simulcast layers the stats count viewers of (the engine tells at most this many apart).
+pub const STATS_LAYERS: usize = 4;
+
 /// One shard's figures since it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardStats {
@@ -29,6 +32,8 @@ pub struct ShardStats {
     pub probe_skipped_periods: u64,
     pub counters: CoreCounters,
     pub bandwidth: BandwidthEstimates,
+    #[serde(default)]
+    pub layers: LayerStats,
     /// Filled in by the shard's runtime, which owns the socket and the ring; the protocol core
     /// answers with zeros here.
     pub runtime: RuntimeCounters,
@@ -63,6 +68,18 @@ pub struct BandwidthEstimates {
     pub max_bps: u64,
     /// All estimates added up: with `viewers`, the mean across shards.
     pub sum_bps: u64,
+}
+
+/// Which simulcast layers the shard's viewers get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerStats {
+    /// Viewers whose video forwards each layer now, lowest first (a stream without
+    /// simulcast has layer 0 only); viewers waiting for their first keyframe are in none.
+    pub viewers: [u64; STATS_LAYERS],
+    /// Viewers' moves to a higher layer since the shard started.
+    pub switches_up: u64,
+    /// Viewers' moves to a lower layer since the shard started.
+    pub switches_down: u64,
 }
 
 /// The protocol core's own counters.
@@ -204,6 +221,11 @@ mod tests {
                 median_bps: u64::MAX,
                 max_bps: u64::MAX,
                 sum_bps: u64::MAX,
+            },
+            layers: LayerStats {
+                viewers: [u64::MAX; STATS_LAYERS],
+                switches_up: u64::MAX,
+                switches_down: u64::MAX,
             },
             runtime: RuntimeCounters {
                 datagrams_in: u64::MAX,

@@ -136,7 +136,7 @@ fn track_rewriter(c: &mut Criterion) {
         b.iter(|| {
             seq = seq.wrapping_add(1);
             ts = ts.wrapping_add(3000);
-            rewriter.rewrite(1, black_box(seq), black_box(ts), 90_000, now)
+            rewriter.rewrite(1, 0, black_box(seq), black_box(ts), 90_000, now)
         });
     });
 }

@@ -45,6 +45,8 @@ pub mod sim_peer;
 #[cfg(any(test, feature = "bench-support"))]
 #[allow(clippy::unwrap_used, reason = "test scaffolding")]
 pub mod sim_repair;
+#[cfg(test)]
+mod simulcast_tests;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -62,6 +64,7 @@ use rand::rngs::StdRng;
 use crate::clock::WallClock;
 use crate::demux::{DatagramKind, classify};
 use crate::dtls::{Certificate, DtlsConfig};
+use crate::egress::LayerSwitches;
 use crate::ice::local_ufrag;
 use crate::repair::RepairCounters;
 use crate::router::{SessionKey, ShardMessage, StreamTable};
@@ -161,6 +164,8 @@ pub struct ShardCounters {
     pub repair: RepairCounters,
     /// Transport-wide congestion control feedback packets sent to publishers.
     pub publisher_transport_feedback_sent: u64,
+    /// Simulcast layer switches of viewers gone (those here count in the stats as asked).
+    pub layer_switches: LayerSwitches,
 }
 
 pub struct ShardCore {

@@ -277,3 +277,13 @@ pub(super) const BANDWIDTH_STATS: [(&str, Count); 3] = [
     ("median", |s| s.bandwidth.median_bps),
     ("max", |s| s.bandwidth.max_bps),
 ];
+
+pub(super) const LAYER_VIEWERS: &str = "shardcast_layer_viewers";
+
+pub(super) const LAYER_SWITCHES: &str = "shardcast_layer_switches_total";
+
+/// The directions of a simulcast layer switch, and their counts.
+pub(super) const SWITCH_DIRECTIONS: [(&str, Count); 2] = [
+    ("up", |s| s.layers.switches_up),
+    ("down", |s| s.layers.switches_down),
+];

@@ -175,6 +175,7 @@ fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
             max_bps: 1_000_000 * (shard as u64 + 1),
             sum_bps: 500_000 + 1_000_000 * (shard as u64 + 1),
         },
+        layers: Default::default(),
         runtime: RuntimeCounters {
             datagrams_out: 1_000 * (shard as u64 + 1),
             submit_syscalls: 10 * (shard as u64 + 1),

@@ -5,14 +5,19 @@
 //! sequence number and goes into a [`SentHistory`]; the viewer's feedback says when each
 //! arrived, and the estimate is the lower of a delay-based rate (a simplified GCC: delay
 //! trend over packet groups, AIMD) and a loss-based one. Without it, receiver reports' loss
-//! fractions drive the loss-based rate alone. A REMB from the viewer caps either.
+//! fractions drive the loss-based rate alone, and since a clean report says nothing about
+//! rates never tried, that rate is held within [`SENT_MULTIPLE`] times what the viewer was
+//! sent lately. A REMB from the viewer caps either.
 //!
-//! The estimate will choose a simulcast layer per viewer; for now it is kept and reported.
+//! The estimate chooses the viewer's simulcast layer (see `egress::layer_choice`), which in
+//! turn tells the estimator what the next layer up needs: the estimate may always grow that
+//! far (the probe floor), so an upgrade gets tried, and undone if loss or delay follows.
 
 mod delay;
 mod loss;
 mod rate;
 mod sent_history;
+mod sent_rate;
 
 pub use sent_history::{SentHistory, SentPacket};
 
@@ -21,6 +26,7 @@ use std::time::{Duration, Instant};
 use delay::DelayDetector;
 use loss::LossControl;
 use rate::RateControl;
+use sent_rate::SentRate;
 
 use crate::rtcp::{PacketReport, REFERENCE_UNIT_US, TransportCcFeedback};
 
@@ -28,6 +34,10 @@ pub const MIN_ESTIMATE_BPS: u64 = 30_000;
 pub const MAX_ESTIMATE_BPS: u64 = 50_000_000;
 /// Where an estimate starts, before the viewer said anything.
 pub const INITIAL_ESTIMATE_BPS: u64 = 1_000_000;
+
+/// Without transport-cc feedback, the estimate stays within this multiple of the rate the
+/// viewer was sent lately (or the probe floor, if higher).
+pub const SENT_MULTIPLE: u64 = 2;
 
 /// Loss is judged over at least this many packets of transport-cc feedback.
 const LOSS_SAMPLE_PACKETS: u32 = 20;
@@ -55,6 +65,10 @@ pub struct BandwidthEstimator {
     received_bps: Option<f64>,
     /// True once the viewer's feedback or reports moved the estimate.
     informed: bool,
+    sent_rate: SentRate,
+    /// What the next simulcast layer up needs: the estimate may grow that far whatever was
+    /// sent.
+    probe_floor_bps: Option<u64>,
 }
 
 impl BandwidthEstimator {
@@ -76,6 +90,8 @@ impl BandwidthEstimator {
             window_bytes: 0,
             received_bps: None,
             informed: false,
+            sent_rate: SentRate::default(),
+            probe_floor_bps: None,
         }
     }
 
@@ -89,6 +105,18 @@ impl BandwidthEstimator {
         if let Some(sent) = self.sent.as_mut() {
             sent.record(now, size);
         }
+        self.sent_rate.record(now, size);
+    }
+
+    /// A packet without a transport-wide sequence number went out, `size` bytes long.
+    pub fn on_sent_unnumbered(&mut self, now: Instant, size: usize) {
+        self.sent_rate.record(now, size);
+    }
+
+    /// What the next simulcast layer up needs, if there is one: see the module docs.
+    pub fn set_probe_floor(&mut self, bps: Option<u64>) {
+        self.probe_floor_bps = bps;
+        self.rate.set_floor(bps.map_or(0.0, |bps| bps as f64));
     }
 
     /// True when the viewer negotiated transport-wide congestion control.
@@ -98,16 +126,33 @@ impl BandwidthEstimator {
 
     /// The estimate in bits per second, once the viewer's feedback informed it.
     pub fn estimate_bps(&self) -> Option<u64> {
-        self.informed.then(|| self.current_bps())
+        self.informed.then(|| self.bps())
     }
 
-    fn current_bps(&self) -> u64 {
+    /// The estimate now, or where estimates start before the viewer said anything.
+    pub fn bps(&self) -> u64 {
         let mut bps = self.loss.rate_bps();
         if self.sent.is_some() {
             bps = bps.min(self.rate.rate_bps());
         }
-        let bps = (bps as u64).min(self.remb_bps.unwrap_or(u64::MAX));
+        let bps = (bps as u64)
+            .min(self.remb_bps.unwrap_or(u64::MAX))
+            .min(self.sent_cap_bps().unwrap_or(u64::MAX));
         bps.clamp(MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS)
+    }
+
+    /// The most a receiver-report-only estimate may say: a multiple of what the viewer was
+    /// sent lately, or the probe floor. None with transport-cc feedback (the delay-based
+    /// rate keeps to what was acknowledged) or before a window of sending was measured.
+    fn sent_cap_bps(&self) -> Option<u64> {
+        if self.sent.is_some() {
+            return None;
+        }
+        let sent = self.sent_rate.bps()?;
+        let cap = sent
+            .saturating_mul(SENT_MULTIPLE)
+            .max(self.probe_floor_bps.unwrap_or(0));
+        Some(cap.max(MIN_ESTIMATE_BPS))
     }
 
     /// A REMB from the viewer: the most it says it can take.
@@ -124,6 +169,9 @@ impl BandwidthEstimator {
             return;
         }
         self.loss.update(now, f64::from(fraction_lost) / 256.0);
+        if let Some(cap) = self.sent_cap_bps() {
+            self.loss.limit(cap as f64);
+        }
         self.informed = true;
         self.hold_under_remb();
     }

@@ -1,6 +1,7 @@
 //! AIMD rate control on the delay detector's verdict (GCC 5.5): on overuse, back off to 85%
 //! of what the viewer has been receiving; while the path is normal, grow 8% a second, never
-//! far past what actually got through; on underuse, hold while the queue drains.
+//! far past what actually got through (unless a floor, what the next simulcast layer up
+//! needs, allows more); on underuse, hold while the queue drains.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ pub struct RateControl {
     rate_bps: f64,
     last_update: Option<Instant>,
     last_backoff: Option<Instant>,
+    /// Growth may always reach this, whatever got through.
+    floor_bps: f64,
 }
 
 impl RateControl {
@@ -29,7 +32,14 @@ impl RateControl {
             rate_bps: initial_bps,
             last_update: None,
             last_backoff: None,
+            floor_bps: 0.0,
         }
+    }
+
+    /// Lets growth reach `bps` however little got through, so a higher simulcast layer can
+    /// be tried (its own delay shows if the path cannot carry it).
+    pub fn set_floor(&mut self, bps: f64) {
+        self.floor_bps = bps;
     }
 
     pub fn rate_bps(&self) -> f64 {
@@ -57,9 +67,11 @@ impl RateControl {
             }
             Usage::Normal => {
                 let grown = self.rate_bps * INCREASE_PER_SECOND.powf(step.as_secs_f64());
-                let ceiling = received_bps.map_or(f64::INFINITY, |r| {
-                    RECEIVED_HEADROOM * r + RECEIVED_MARGIN_BPS
-                });
+                let ceiling = received_bps
+                    .map_or(f64::INFINITY, |r| {
+                        RECEIVED_HEADROOM * r + RECEIVED_MARGIN_BPS
+                    })
+                    .max(self.floor_bps);
                 // The ceiling stops growth; cutting the rate is a backoff's job.
                 self.rate_bps = grown.min(ceiling.max(self.rate_bps));
             }
@@ -102,6 +114,17 @@ mod tests {
             "{}",
             rate.rate_bps()
         );
+    }
+
+    #[test]
+    fn a_floor_lets_growth_pass_the_received_ceiling() {
+        let start = Instant::now();
+        let mut rate = RateControl::new(1e6);
+        rate.set_floor(2e6);
+        for i in 0..=200 {
+            rate.update(start + ms(100 * i), Usage::Normal, Some(1e6));
+        }
+        assert!((rate.rate_bps() - 2e6).abs() < 1.0, "{}", rate.rate_bps());
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn simulate(estimator: &mut BandwidthEstimator, path: &Path, seconds: u32) -> Ve
     for tick in 0..seconds * 100 {
         let now = start + TICK * tick;
         let now_us = i64::from(tick) * 10_000;
-        credit += estimator.current_bps() as f64 * TICK.as_secs_f64() / 8.0;
+        credit += estimator.bps() as f64 * TICK.as_secs_f64() / 8.0;
         while credit >= PACKET as f64 {
             credit -= PACKET as f64;
             let seq = estimator.next_transport_seq().unwrap();
@@ -45,7 +45,7 @@ fn simulate(estimator: &mut BandwidthEstimator, path: &Path, seconds: u32) -> Ve
         if tick.is_multiple_of(FEEDBACK_INTERVAL) {
             feed_back(estimator, now, now_us, &mut in_flight);
         }
-        estimates.push(estimator.current_bps());
+        estimates.push(estimator.bps());
     }
     estimates
 }
@@ -166,4 +166,37 @@ fn remb_caps_the_estimate() {
     };
     simulate(&mut transport_wide, &path, 5);
     assert_eq!(transport_wide.estimate_bps(), Some(400_000));
+}
+
+#[test]
+fn a_report_only_estimate_keeps_near_what_was_sent_unless_an_upgrade_needs_more() {
+    let start = Instant::now();
+    let mut estimator = BandwidthEstimator::new(false, 0);
+    let second = |s: u64| start + Duration::from_secs(s);
+    // 400 kbps sent: 50 packets of 1000 bytes a second.
+    let send = |estimator: &mut BandwidthEstimator, from: u64, to: u64| {
+        for ms in (from * 1000..to * 1000).step_by(20) {
+            estimator.on_sent_unnumbered(start + Duration::from_millis(ms), 1000);
+        }
+    };
+    send(&mut estimator, 0, 2);
+    for s in 0..20 {
+        estimator.on_receiver_report(second(s), 0);
+    }
+    assert_eq!(
+        estimator.estimate_bps(),
+        Some(800_000),
+        "twice what was sent"
+    );
+    // The next layer up needs 1.5 Mbps: clean reports may take the estimate there.
+    estimator.set_probe_floor(Some(1_500_000));
+    for s in 20..40 {
+        estimator.on_receiver_report(second(s), 0);
+    }
+    assert_eq!(estimator.estimate_bps(), Some(1_500_000));
+    // Loss once the upgrade was tried pulls it under the floor again.
+    for s in 40..44 {
+        estimator.on_receiver_report(second(s), 77);
+    }
+    assert!(estimator.estimate_bps().unwrap() < 1_000_000);
 }

@@ -8,10 +8,15 @@
 //! A viewer's NACKs are answered from the shard's [`RtxCache`] of the stream, through a
 //! paced queue (see `retransmit`).
 //!
+//! A stream with simulcast sends every layer to every viewer's fan-out; each viewer's
+//! [`LayerChoice`] picks the one its bandwidth estimate carries, and its video track forwards
+//! that one alone (see `track`).
+//!
 //! When the viewer negotiated transport-wide congestion control, every packet it gets (media
 //! and retransmissions, on any track) carries the next transport-wide sequence number, and
 //! its [`BandwidthEstimator`] remembers when each went and how big it was.
 
+pub mod layer_choice;
 mod retransmit;
 pub mod retransmit_limit;
 pub mod retransmit_queue;
@@ -19,22 +24,30 @@ pub mod rewrite;
 pub mod rtx_cache;
 pub mod rtx_packet;
 mod sent_reports;
+#[cfg(test)]
+mod simulcast_tests;
 mod track;
+pub mod vp8_rewrite;
 
+pub use layer_choice::{LayerChoice, LayerSwitches};
 pub use rtx_cache::RtxCache;
 pub use track::{EgressOutcome, EgressTrack};
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use shardcast_control::{MediaKind, MediaSection};
+use shardcast_control::{LayerPreference, MediaKind, MediaSection};
 
 use crate::bwe::BandwidthEstimator;
+use crate::layers::LayerRates;
 use crate::media::MediaPacket;
 use crate::repair::RepairCounters;
 use crate::router::SenderClock;
 use crate::rtt::RttEstimate;
 use retransmit_queue::RetransmitQueue;
 use sent_reports::SentReports;
+
+/// How often a viewer's layer choice looks at its estimate and the stream's layers.
+pub const LAYER_CHOICE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// All tracks of one viewer.
 pub struct ViewerEgress {
@@ -44,6 +57,11 @@ pub struct ViewerEgress {
     sent_reports: SentReports,
     counters: RepairCounters,
     bandwidth: BandwidthEstimator,
+    choice: LayerChoice,
+    /// When the layer choice looks again (on the next video packet from then).
+    next_choice: Option<Instant>,
+    /// The target layer changed and its keyframe is not asked for yet.
+    keyframe_wanted: bool,
 }
 
 impl ViewerEgress {
@@ -62,7 +80,17 @@ impl ViewerEgress {
             sent_reports: SentReports::default(),
             counters: RepairCounters::default(),
             bandwidth: BandwidthEstimator::new(transport_wide, first_seq),
+            choice: LayerChoice::new(LayerPreference::High),
+            next_choice: None,
+            keyframe_wanted: false,
         }
+    }
+
+    /// The simulcast layer the viewer asked for (the default is the highest): it gets a
+    /// lower one when its bandwidth is short, never a higher one.
+    pub fn with_preference(mut self, preference: LayerPreference) -> Self {
+        self.choice = LayerChoice::new(preference);
+        self
     }
 
     /// Gives track `i` the RTX SSRC `rtx_ssrcs[i]` (where it is `Some`); their sequence
@@ -76,23 +104,89 @@ impl ViewerEgress {
         self
     }
 
+    /// True when this viewer has no use for `packet` at `now`: a packet of a simulcast layer
+    /// it neither gets nor waits for, while its layer choice is not due. A cheap look, for
+    /// the fan-out to pass the viewer over before any rewriting.
+    pub fn skips(&self, now: Instant, packet: &MediaPacket) -> bool {
+        let origin = &packet.origin;
+        origin.kind == MediaKind::Video
+            && self.next_choice.is_some_and(|at| now < at)
+            && self
+                .tracks
+                .iter()
+                .find(|t| t.kind() == MediaKind::Video)
+                .is_some_and(|track| track.skips_layer(origin.layer))
+    }
+
     /// Rewrites `packet` for this viewer into `out`.
     pub fn write(&mut self, now: Instant, packet: &MediaPacket, out: &mut [u8]) -> EgressOutcome {
+        let origin = &packet.origin;
+        if origin.kind == MediaKind::Video && self.next_choice.is_none_or(|at| now >= at) {
+            self.choose_layer(now, &origin.layers);
+        }
         let transport_seq = self.bandwidth.next_transport_seq().unwrap_or(0);
-        let Some(track) = self
-            .tracks
-            .iter_mut()
-            .find(|t| t.kind() == packet.origin.kind)
-        else {
+        let Some(track) = self.tracks.iter_mut().find(|t| t.kind() == origin.kind) else {
             return EgressOutcome::NoTrack;
         };
+        if track.skips_layer(origin.layer) {
+            return EgressOutcome::OtherLayer;
+        }
         let outcome = track.write(now, packet, transport_seq, out);
-        if let EgressOutcome::Written(len) = outcome
-            && track.carries_transport_seq()
-        {
-            self.bandwidth.on_sent(now, len);
+        if let EgressOutcome::Written(len) = outcome {
+            if track.carries_transport_seq() {
+                self.bandwidth.on_sent(now, len);
+            } else {
+                self.bandwidth.on_sent_unnumbered(now, len);
+            }
         }
         outcome
+    }
+
+    /// Moves the video track's target layer where the choice says, and tells the
+    /// estimator what an upgrade would need.
+    fn choose_layer(&mut self, now: Instant, rates: &LayerRates) {
+        self.next_choice = Some(now + LAYER_CHOICE_INTERVAL);
+        let target = if rates.is_simulcast() {
+            self.choice
+                .update(now, rates, self.bandwidth.bps())
+                .map(|change| change.layer())
+        } else {
+            // A stream without simulcast (perhaps a publisher back without it) has layer 0.
+            self.choice.reset();
+            Some(0)
+        };
+        if let Some(layer) = target
+            && let Some(track) = self.track_for(MediaKind::Video)
+            && track.target_layer() != layer
+        {
+            track.set_target_layer(layer);
+            self.keyframe_wanted = track.waiting_for_keyframe();
+        }
+        self.bandwidth
+            .set_probe_floor(self.choice.probe_floor(rates));
+    }
+
+    /// True once after the target layer changed to one the video track waits for: its
+    /// keyframe should be asked for now, not at the next retry.
+    pub fn take_keyframe_wanted(&mut self) -> bool {
+        std::mem::take(&mut self.keyframe_wanted)
+    }
+
+    /// The layer the video track forwards (None while it waits for its first keyframe).
+    pub fn forwarded_layer(&self) -> Option<u8> {
+        self.tracks
+            .iter()
+            .find(|t| t.kind() == MediaKind::Video)
+            .and_then(EgressTrack::layer)
+    }
+
+    /// The layer switches the viewer's tracks made.
+    pub fn layer_switches(&self) -> LayerSwitches {
+        let mut switches = LayerSwitches::default();
+        for track in &self.tracks {
+            switches += track.switches();
+        }
+        switches
     }
 
     /// The viewer's bandwidth estimate and what feeds it.
@@ -107,7 +201,10 @@ impl ViewerEgress {
     /// The simulcast layer the video track forwards, or is about to switch to: the one its
     /// keyframe requests name. 0 without simulcast.
     pub fn wanted_layer(&self) -> u8 {
-        0
+        self.tracks
+            .iter()
+            .find(|t| t.kind() == MediaKind::Video)
+            .map_or(0, EgressTrack::target_layer)
     }
 
     /// True when a video track waits for a keyframe.

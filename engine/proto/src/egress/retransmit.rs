@@ -19,10 +19,10 @@ impl ViewerEgress {
         for out_seq in lost {
             self.counters.nacks_received += 1;
             let source = track.and_then(|index| {
-                let (source, source_seq) = self.tracks.get(index)?.source_sequence(out_seq)?;
-                Some((index, source, source_seq))
+                let packet = self.tracks.get(index)?.source_sequence(out_seq)?;
+                Some((index, packet))
             });
-            let Some((index, source, source_seq)) = source else {
+            let Some((index, packet)) = source else {
                 self.counters.retransmissions_missed += 1;
                 continue;
             };
@@ -32,8 +32,9 @@ impl ViewerEgress {
             }
             let entry = Retransmit {
                 track: index,
-                source,
-                source_seq,
+                source: packet.source,
+                layer: packet.layer,
+                source_seq: packet.seq,
                 out_seq,
             };
             if self.retransmits.push(entry) {
@@ -67,7 +68,8 @@ impl ViewerEgress {
                 continue;
             }
             let kind = track.kind();
-            let packet = cache.and_then(|c| c.get(kind, entry.source, entry.source_seq, now));
+            let packet =
+                cache.and_then(|c| c.get(kind, entry.source, entry.layer, entry.source_seq, now));
             let transport_seq = self.bandwidth.next_transport_seq().unwrap_or(0);
             let written =
                 packet.map(|packet| track.write_retransmission(packet, transport_seq, out));
@@ -77,6 +79,8 @@ impl ViewerEgress {
             };
             if track.carries_transport_seq() {
                 self.bandwidth.on_sent(now, len);
+            } else {
+                self.bandwidth.on_sent_unnumbered(now, len);
             }
             track.limit_mut().record(now, entry.out_seq);
             self.retransmits.spend(now);

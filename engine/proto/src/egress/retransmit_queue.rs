@@ -31,6 +31,7 @@ const TOLERANCE: Duration = PACE_INTERVAL.saturating_mul(PACE_BURST - 1);
 pub struct Retransmit {
     pub track: usize,
     pub source: u64,
+    pub layer: u8,
     pub source_seq: u16,
     pub out_seq: u16,
 }
@@ -117,6 +118,7 @@ mod tests {
         Retransmit {
             track: 0,
             source: 1,
+            layer: 0,
             source_seq: out_seq,
             out_seq,
         }

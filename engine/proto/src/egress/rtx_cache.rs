@@ -2,19 +2,21 @@
 //! shard and every shard mirroring the stream keep their own, so a NACK never crosses
 //! shards.
 //!
-//! A ring per kind, indexed by the publisher's sequence number: storing a packet is a
-//! reference count and a slot write, and the packet it displaces is handed back to the
-//! caller (whose pool reuses its allocation) rather than freed. Lookups check the slot
-//! holds that very packet (same source, same number) and is not too old to be of use.
+//! A ring per kind, and for video per simulcast layer (each layer numbers its packets on its
+//! own), indexed by the publisher's sequence number: storing a packet is a reference count
+//! and a slot write, and the packet it displaces is handed back to the caller (whose pool
+//! reuses its allocation) rather than freed. Lookups check the slot holds that very packet
+//! (same source, same layer, same number) and is not too old to be of use.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shardcast_control::MediaKind;
 
+use crate::layers::MAX_LAYERS;
 use crate::media::MediaPacket;
 
-/// Video packets kept: about a second at 10 Mbit/s.
+/// Video packets kept per layer: about a second at 10 Mbit/s.
 pub const VIDEO_SLOTS: usize = 1024;
 
 /// Audio packets kept: two and a half seconds of 20 ms Opus frames.
@@ -52,10 +54,14 @@ impl Ring {
         slot.replace(Arc::clone(packet))
     }
 
-    fn get(&self, source: u64, seq: u16, now: Instant) -> Option<&MediaPacket> {
+    fn get(&self, source: u64, layer: u8, seq: u16, now: Instant) -> Option<&MediaPacket> {
         let packet = self.slots[self.slot(seq)].as_deref()?;
         let fresh = now.saturating_duration_since(packet.origin.arrival) <= MAX_AGE;
-        (packet.origin.source == source && packet.layout.sequence_number == seq && fresh)
+        let origin = &packet.origin;
+        (origin.source == source
+            && origin.layer == layer
+            && packet.layout.sequence_number == seq
+            && fresh)
             .then_some(packet)
     }
 }
@@ -66,7 +72,8 @@ fn is_newer(seq: u16, than: u16) -> bool {
 }
 
 pub struct RtxCache {
-    video: Ring,
+    /// One ring per simulcast layer.
+    video: [Ring; MAX_LAYERS],
     audio: Ring,
 }
 
@@ -80,34 +87,38 @@ impl RtxCache {
     /// Allocates every slot up front (a stream is set up on the control path).
     pub fn new() -> Self {
         Self {
-            video: Ring::new(VIDEO_SLOTS),
+            video: std::array::from_fn(|_| Ring::new(VIDEO_SLOTS)),
             audio: Ring::new(AUDIO_SLOTS),
         }
     }
 
-    /// Keeps `packet`; returns the packet whose slot it took, if any.
+    /// Keeps `packet`; returns the packet whose slot it took, if any. A video packet of a
+    /// layer past [`MAX_LAYERS`] is not kept.
     pub fn insert(&mut self, packet: &Arc<MediaPacket>) -> Option<Arc<MediaPacket>> {
-        self.ring_mut(packet.origin.kind).insert(packet)
+        self.ring_mut(packet.origin.kind, packet.origin.layer)?
+            .insert(packet)
     }
 
-    /// Packet `seq` of `source`, if it is here and recent.
+    /// Packet `seq` of `layer` of `source`, if it is here and recent.
     pub fn get(
         &self,
         kind: MediaKind,
         source: u64,
+        layer: u8,
         seq: u16,
         now: Instant,
     ) -> Option<&MediaPacket> {
-        match kind {
-            MediaKind::Video => self.video.get(source, seq, now),
-            MediaKind::Audio => self.audio.get(source, seq, now),
-        }
+        let ring = match kind {
+            MediaKind::Video => self.video.get(usize::from(layer))?,
+            MediaKind::Audio => &self.audio,
+        };
+        ring.get(source, layer, seq, now)
     }
 
-    fn ring_mut(&mut self, kind: MediaKind) -> &mut Ring {
+    fn ring_mut(&mut self, kind: MediaKind, layer: u8) -> Option<&mut Ring> {
         match kind {
-            MediaKind::Video => &mut self.video,
-            MediaKind::Audio => &mut self.audio,
+            MediaKind::Video => self.video.get_mut(usize::from(layer)),
+            MediaKind::Audio => Some(&mut self.audio),
         }
     }
 }
@@ -124,6 +135,17 @@ pub(crate) mod tests {
     pub(crate) fn shared(
         kind: MediaKind,
         source: u64,
+        seq: u16,
+        arrival: Instant,
+    ) -> Arc<MediaPacket> {
+        shared_layer(kind, source, 0, seq, arrival)
+    }
+
+    /// [`shared`] for simulcast layer `layer`.
+    pub(crate) fn shared_layer(
+        kind: MediaKind,
+        source: u64,
+        layer: u8,
         seq: u16,
         arrival: Instant,
     ) -> Arc<MediaPacket> {
@@ -149,8 +171,8 @@ pub(crate) mod tests {
             clock_rate,
             keyframe: false,
             arrival,
-            layer: 0,
-            layers: crate::layers::LayerRates::default(),
+            layer,
+            layers: crate::layers::LayerRates::new(MAX_LAYERS),
         };
         Arc::new(MediaPacket::new(origin, layout, buffer[..len].to_vec()))
     }
@@ -167,16 +189,16 @@ pub(crate) mod tests {
         let last = first.wrapping_add(VIDEO_SLOTS as u16 - 1);
         assert!(last < first, "the numbers wrapped");
         for seq in [first, 65_535, 0, last] {
-            let found = cache.get(MediaKind::Video, 1, seq, now).unwrap();
+            let found = cache.get(MediaKind::Video, 1, 0, seq, now).unwrap();
             assert_eq!(found.layout.sequence_number, seq);
         }
         let next = shared(MediaKind::Video, 1, last.wrapping_add(1), now);
         let evicted = cache.insert(&next).unwrap();
         assert_eq!(evicted.layout.sequence_number, first);
-        assert!(cache.get(MediaKind::Video, 1, first, now).is_none());
+        assert!(cache.get(MediaKind::Video, 1, 0, first, now).is_none());
         assert!(
             cache
-                .get(MediaKind::Video, 1, last.wrapping_add(1), now)
+                .get(MediaKind::Video, 1, 0, last.wrapping_add(1), now)
                 .is_some()
         );
     }
@@ -186,20 +208,25 @@ pub(crate) mod tests {
         let now = Instant::now();
         let mut cache = RtxCache::new();
         cache.insert(&shared(MediaKind::Audio, 1, 7, now));
-        assert!(cache.get(MediaKind::Audio, 1, 7, now).is_some());
-        assert!(cache.get(MediaKind::Video, 1, 7, now).is_none());
-        assert!(cache.get(MediaKind::Audio, 2, 7, now).is_none());
+        assert!(cache.get(MediaKind::Audio, 1, 0, 7, now).is_some());
+        assert!(cache.get(MediaKind::Video, 1, 0, 7, now).is_none());
+        assert!(cache.get(MediaKind::Audio, 2, 0, 7, now).is_none());
         assert!(
             cache
-                .get(MediaKind::Audio, 1, 7 + AUDIO_SLOTS as u16, now)
+                .get(MediaKind::Audio, 1, 0, 7 + AUDIO_SLOTS as u16, now)
                 .is_none()
         );
-        assert!(cache.get(MediaKind::Audio, 1, 7, now + MAX_AGE).is_some());
+        assert!(
+            cache
+                .get(MediaKind::Audio, 1, 0, 7, now + MAX_AGE)
+                .is_some()
+        );
         assert!(
             cache
                 .get(
                     MediaKind::Audio,
                     1,
+                    0,
                     7,
                     now + MAX_AGE + Duration::from_millis(1)
                 )
@@ -214,9 +241,26 @@ pub(crate) mod tests {
         let slots = AUDIO_SLOTS as u16;
         cache.insert(&shared(MediaKind::Audio, 1, 3 + slots, now));
         assert!(cache.insert(&shared(MediaKind::Audio, 1, 3, now)).is_none());
-        assert!(cache.get(MediaKind::Audio, 1, 3 + slots, now).is_some());
+        assert!(cache.get(MediaKind::Audio, 1, 0, 3 + slots, now).is_some());
         let evicted = cache.insert(&shared(MediaKind::Audio, 2, 3, now)).unwrap();
         assert_eq!(evicted.origin.source, 1);
-        assert!(cache.get(MediaKind::Audio, 2, 3, now).is_some());
+        assert!(cache.get(MediaKind::Audio, 2, 0, 3, now).is_some());
+    }
+
+    #[test]
+    fn layers_keep_their_own_numbers() {
+        let now = Instant::now();
+        let mut cache = RtxCache::new();
+        let low = shared_layer(MediaKind::Video, 1, 0, 42, now);
+        let high = shared_layer(MediaKind::Video, 1, 2, 42, now);
+        assert!(cache.insert(&low).is_none());
+        assert!(cache.insert(&high).is_none(), "another layer's ring");
+        let found = |layer| cache.get(MediaKind::Video, 1, layer, 42, now);
+        assert!(std::ptr::eq(found(0).unwrap(), &*low));
+        assert!(std::ptr::eq(found(2).unwrap(), &*high));
+        assert!(found(1).is_none());
+        assert!(found(MAX_LAYERS as u8).is_none());
+        let beyond = shared_layer(MediaKind::Video, 1, MAX_LAYERS as u8, 42, now);
+        assert!(cache.insert(&beyond).is_none());
     }
 }

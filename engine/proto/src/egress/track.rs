@@ -1,14 +1,21 @@
 //! One outgoing track of one viewer: payload type and extension remapping, the keyframe
-//! gate after source changes, and what its sender reports say.
+//! gate after source changes and at simulcast layer switches, VP8 picture renumbering, and
+//! what its sender reports say.
+//!
+//! A video track forwards one layer of its source. When the viewer's target layer changes,
+//! the track keeps forwarding the old layer until the first packet of a keyframe of the new
+//! one arrives, and switches there; from then on packets of the old layer are skipped.
 
 use std::time::Instant;
 
 use shardcast_control::{CodecName, MediaKind, MediaSection};
 
+use super::layer_choice::LayerSwitches;
 use super::retransmit_limit::RetransmitLimit;
-use super::rewrite::TrackRewriter;
+use super::rewrite::{Mapping, SourcePacket, TrackRewriter};
 use super::rtx_cache::{AUDIO_SLOTS, VIDEO_SLOTS};
 use super::rtx_packet::{RtxStream, write_rtx};
+use super::vp8_rewrite::PictureRewriter;
 use crate::clock::{WallClock, ntp_add_ticks};
 use crate::media::{MAX_FORWARDED_EXTENSIONS, MediaPacket};
 use crate::router::SenderClock;
@@ -26,9 +33,11 @@ type Extensions<'a> = ([(u8, &'a [u8]); MAX_FORWARDED_EXTENSIONS + 2], usize);
 pub enum EgressOutcome {
     /// `len` bytes of plaintext RTP were written.
     Written(usize),
-    /// Video after a source change, before its first keyframe: dropped, and a keyframe is
-    /// needed.
+    /// Video after a source change, before its first keyframe, or a packet of the layer a
+    /// switch waits for, before its keyframe: not sent, and a keyframe is needed.
     AwaitingKeyframe,
+    /// A packet of a simulcast layer this viewer does not get: skipped, not a drop.
+    OtherLayer,
     /// The viewer negotiated no payload type for this codec.
     CodecNotNegotiated,
     /// Late packet from before the current source's start, or from an old source.
@@ -54,8 +63,13 @@ pub struct EgressTrack {
     /// both the extension and `transport-cc` feedback.
     transport_cc_id: Option<u8>,
     rewriter: TrackRewriter,
+    pictures: PictureRewriter,
     source: Option<u64>,
-    awaiting_keyframe: bool,
+    /// The simulcast layer of `source` this video track forwards; None until a keyframe.
+    layer: Option<u8>,
+    /// The layer the viewer should get; the track switches at its next keyframe.
+    target_layer: u8,
+    switches: LayerSwitches,
     packets_sent: u32,
     octets_sent: u32,
     /// The last forwarded packet's timestamp, before and after the rewrite.
@@ -89,8 +103,11 @@ impl EgressTrack {
             transport_cc_id: transport_cc_id(section, &extensions),
             extensions,
             rewriter: TrackRewriter::new(first_seq, first_ts),
+            pictures: PictureRewriter::default(),
             source: None,
-            awaiting_keyframe: section.kind == MediaKind::Video,
+            layer: None,
+            target_layer: 0,
+            switches: LayerSwitches::default(),
             packets_sent: 0,
             octets_sent: 0,
             last_timestamps: None,
@@ -113,8 +130,33 @@ impl EgressTrack {
     }
 
     /// The source packet behind a sequence number this viewer got (or should have).
-    pub fn source_sequence(&self, out_seq: u16) -> Option<(u64, u16)> {
+    pub fn source_sequence(&self, out_seq: u16) -> Option<SourcePacket> {
         self.rewriter.source_sequence(out_seq)
+    }
+
+    /// The simulcast layer a video track forwards (None while it waits for a keyframe).
+    pub fn layer(&self) -> Option<u8> {
+        self.layer
+    }
+
+    pub fn target_layer(&self) -> u8 {
+        self.target_layer
+    }
+
+    /// From now on the track wants `layer`, and switches at its next keyframe.
+    pub fn set_target_layer(&mut self, layer: u8) {
+        self.target_layer = layer;
+    }
+
+    /// The layer switches this track made.
+    pub fn switches(&self) -> LayerSwitches {
+        self.switches
+    }
+
+    /// True for a packet of `layer` this track has no use for: a cheap look before any
+    /// rewriting.
+    pub fn skips_layer(&self, layer: u8) -> bool {
+        self.kind == MediaKind::Video && self.layer != Some(layer) && self.target_layer != layer
     }
 
     pub fn limit(&self) -> &RetransmitLimit {
@@ -130,8 +172,10 @@ impl EgressTrack {
         self.transport_cc_id.is_some()
     }
 
+    /// True when a video track waits for a keyframe: after a source change, or for a
+    /// switch to its target layer.
     pub fn waiting_for_keyframe(&self) -> bool {
-        self.awaiting_keyframe
+        self.kind == MediaKind::Video && self.layer != Some(self.target_layer)
     }
 
     pub fn packets_sent(&self) -> u32 {
@@ -156,20 +200,29 @@ impl EgressTrack {
         else {
             return EgressOutcome::CodecNotNegotiated;
         };
-        if self.source != Some(origin.source) {
-            self.source = Some(origin.source);
-            self.clock = self.clock.filter(|c| c.source == origin.source);
-            self.awaiting_keyframe = self.kind == MediaKind::Video;
+        match self.source {
+            Some(source) if origin.source < source => return EgressOutcome::Stale,
+            Some(source) if origin.source == source => {}
+            _ => {
+                self.source = Some(origin.source);
+                self.clock = self.clock.filter(|c| c.source == origin.source);
+                self.layer = None;
+            }
         }
-        if self.awaiting_keyframe {
+        if self.kind == MediaKind::Video && self.layer != Some(origin.layer) {
+            if origin.layer != self.target_layer {
+                return EgressOutcome::OtherLayer;
+            }
             if !origin.keyframe {
                 return EgressOutcome::AwaitingKeyframe;
             }
-            self.awaiting_keyframe = false;
+            self.switches.count(self.layer, origin.layer);
+            self.layer = Some(origin.layer);
         }
         let layout = &packet.layout;
-        let Some((sequence_number, timestamp)) = self.rewriter.rewrite(
+        let Some(rewritten) = self.rewriter.rewrite(
             origin.source,
+            origin.layer,
             layout.sequence_number,
             layout.timestamp,
             origin.clock_rate,
@@ -177,6 +230,7 @@ impl EgressTrack {
         ) else {
             return EgressOutcome::Stale;
         };
+        let (sequence_number, timestamp) = (rewritten.seq, rewritten.ts);
 
         let transport_seq = transport_seq.to_be_bytes();
         let (extensions, count) = self.extensions_of(packet, &transport_seq);
@@ -189,6 +243,14 @@ impl EgressTrack {
         };
         match write_rtp(out, &header, &extensions[..count], packet.payload()) {
             Ok(len) => {
+                if origin.codec == CodecName::Vp8 {
+                    if rewritten.started {
+                        self.pictures.start_mapping(packet.payload());
+                    }
+                    let payload = &mut out[len - packet.payload().len()..len];
+                    self.pictures
+                        .rewrite(payload, Mapping::Current, rewritten.newest);
+                }
                 self.packets_sent = self.packets_sent.wrapping_add(1);
                 self.octets_sent = self.octets_sent.wrapping_add(packet.payload().len() as u32);
                 self.last_timestamps = Some((layout.timestamp, timestamp));
@@ -213,10 +275,12 @@ impl EgressTrack {
         else {
             return EgressOutcome::CodecNotNegotiated;
         };
-        let Some((sequence_number, timestamp)) =
-            self.rewriter
-                .map(origin.source, layout.sequence_number, layout.timestamp)
-        else {
+        let Some((sequence_number, timestamp, mapping)) = self.rewriter.map(
+            origin.source,
+            origin.layer,
+            layout.sequence_number,
+            layout.timestamp,
+        ) else {
             return EgressOutcome::Stale;
         };
         let rtx_payload_type = self
@@ -252,6 +316,10 @@ impl EgressTrack {
         };
         match written {
             Ok(len) => {
+                if origin.codec == CodecName::Vp8 {
+                    let payload = &mut out[len - packet.payload().len()..len];
+                    self.pictures.rewrite(payload, mapping, false);
+                }
                 self.rtx = rtx;
                 EgressOutcome::Written(len)
             }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use shardcast_control::MediaSection;
+use shardcast_control::{LayerPreference, MediaSection};
 
 use super::SessionSetup;
 use crate::egress::ViewerEgress;
@@ -56,9 +56,15 @@ impl SessionMedia {
         })
     }
 
-    pub fn viewer(media: &[MediaSection], setup: &SessionSetup<'_>) -> Self {
+    /// A viewer of `media` that prefers simulcast layer `preference`.
+    pub fn viewer(
+        media: &[MediaSection],
+        preference: LayerPreference,
+        setup: &SessionSetup<'_>,
+    ) -> Self {
         let egress = ViewerEgress::new(media, &setup.ssrcs, setup.first_seq, setup.first_ts)
-            .with_rtx(&setup.rtx_ssrcs, setup.first_rtx_seq);
+            .with_rtx(&setup.rtx_ssrcs, setup.first_rtx_seq)
+            .with_preference(preference);
         Self::Viewer(ViewerMedia {
             egress,
             cname: setup.cname.clone(),

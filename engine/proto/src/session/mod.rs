@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shardcast_control::{Role, SessionRequest};
+use shardcast_control::{LayerPreference, Role, SessionRequest};
 use tracing::{debug, info};
 
 pub use media::{DEFAULT_KEYFRAME_INTERVAL, SessionMedia};
@@ -28,6 +28,7 @@ pub use rtp::PreparedMedia;
 use crate::clock::WallClock;
 use crate::demux::{DatagramKind, classify, is_rtcp};
 use crate::dtls::{Certificate, DtlsConfig, DtlsError, DtlsEvent, DtlsTransport};
+use crate::egress::LayerSwitches;
 use crate::ice::{IceCredentials, IceEvent, IceLite};
 use crate::media::MediaPacket;
 use crate::router::SenderClock;
@@ -147,7 +148,11 @@ impl Session {
                 setup.local_ssrc,
                 setup.keyframe_interval,
             ),
-            Role::Play => SessionMedia::viewer(&request.media, &setup),
+            Role::Play => SessionMedia::viewer(
+                &request.media,
+                request.layer.unwrap_or(LayerPreference::High),
+                &setup,
+            ),
         };
         let ice = IceLite::new(setup.credentials, request.remote_ufrag.clone(), now);
         Ok(Self {
@@ -182,6 +187,18 @@ impl Session {
         match &self.media {
             SessionMedia::Viewer(viewer) => viewer.egress.wanted_layer(),
             SessionMedia::Publisher(_) => 0,
+        }
+    }
+
+    /// A viewer's simulcast layer: the one its video forwards (None while it waits for a
+    /// keyframe, and for publishers), and the switches it made.
+    pub fn viewer_layer(&self) -> Option<(Option<u8>, LayerSwitches)> {
+        match &self.media {
+            SessionMedia::Viewer(viewer) => Some((
+                viewer.egress.forwarded_layer(),
+                viewer.egress.layer_switches(),
+            )),
+            SessionMedia::Publisher(_) => None,
         }
     }
 

@@ -52,6 +52,29 @@ impl Session {
     /// nothing this time: not connected yet, waiting for a keyframe, or a packet it has no
     /// use for.
     pub fn prepare_media(&mut self, now: Instant, packet: &MediaPacket) -> Option<PreparedMedia> {
+        let prepared = self.prepare_viewer_media(now, packet);
+        if let SessionMedia::Viewer(viewer) = &mut self.media
+            && viewer.egress.take_keyframe_wanted()
+            && viewer.keyframe_due(now)
+        {
+            let layer = viewer.egress.wanted_layer();
+            self.events
+                .push_back(SessionEvent::KeyframeRequest { layer });
+        }
+        prepared
+    }
+
+    /// True when this viewer has no use for `packet` (a simulcast layer it does not get): the
+    /// fan-out's quick look before [`Self::prepare_media`].
+    pub fn skips_media(&self, now: Instant, packet: &MediaPacket) -> bool {
+        matches!(&self.media, SessionMedia::Viewer(viewer) if viewer.egress.skips(now, packet))
+    }
+
+    fn prepare_viewer_media(
+        &mut self,
+        now: Instant,
+        packet: &MediaPacket,
+    ) -> Option<PreparedMedia> {
         let (Some(destination), Some(srtp), SessionMedia::Viewer(viewer)) =
             (self.ice.selected(), self.srtp.as_ref(), &mut self.media)
         else {
@@ -78,6 +101,7 @@ impl Session {
                 }
                 None
             }
+            EgressOutcome::OtherLayer => None,
             _ => {
                 self.drops.media += 1;
                 None

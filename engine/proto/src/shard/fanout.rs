@@ -65,7 +65,7 @@ impl ShardCore {
 
     /// A publisher's packet: kept for NACKs, once to each other shard with viewers, then
     /// queued for local viewers.
-    fn route_media(&mut self, stream: &Arc<str>, packet: MediaPacket) {
+    pub(super) fn route_media(&mut self, stream: &Arc<str>, packet: MediaPacket) {
         let packet = self.packets.share(packet);
         self.cache_published(stream, &packet);
         if let Some(route) = self.streams.get(stream) {
@@ -124,6 +124,9 @@ impl ShardCore {
         // What it counted stays in the shard's totals.
         self.counters.repair += session.repair_counters();
         self.counters.publisher_transport_feedback_sent += session.transport_feedback_sent();
+        if let Some((_, switches)) = session.viewer_layer() {
+            self.counters.layer_switches += switches;
+        }
         self.timers.set(key, None);
         self.by_id.remove(session.id());
         self.by_ufrag.remove(session.ice_ufrag());

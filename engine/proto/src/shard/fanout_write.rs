@@ -133,6 +133,10 @@ impl ShardCore {
             let Some(viewer) = self.sessions.get_mut(&key) else {
                 continue;
             };
+            if viewer.skips_media(self.now, &job.packet) {
+                // Another simulcast layer's packet: nothing to rewrite, nothing changes.
+                continue;
+            }
             let prepared = viewer.prepare_media(self.now, &job.packet);
             while let Some(event) = viewer.poll_event() {
                 if let SessionEvent::KeyframeRequest { layer } = event {

@@ -1,9 +1,18 @@
 //! The shard's figures as the control protocol carries them, for `Request::Stats`.
 
-use shardcast_control::{BandwidthEstimates, CoreCounters, RuntimeCounters, ShardStats};
+use shardcast_control::{
+    BandwidthEstimates, CoreCounters, LayerStats, RuntimeCounters, STATS_LAYERS, ShardStats,
+};
 
 use super::{ShardCore, ShardCounters};
+use crate::egress::LayerSwitches;
+use crate::layers::MAX_LAYERS;
 use crate::repair::RepairCounters;
+
+const _: () = assert!(
+    MAX_LAYERS <= STATS_LAYERS,
+    "every layer has a place in the stats"
+);
 
 impl ShardCore {
     pub(super) fn stats(&self) -> ShardStats {
@@ -19,6 +28,7 @@ impl ShardCore {
             fanout_jobs_dropped,
             repair,
             publisher_transport_feedback_sent,
+            layer_switches,
         } = self.counters();
         let RepairCounters {
             nacks_received,
@@ -57,9 +67,27 @@ impl ShardCore {
                 publisher_transport_feedback_sent,
             },
             bandwidth: self.bandwidth_estimates(),
+            layers: self.layer_stats(layer_switches),
             // The runtime's to fill in: the core sees no socket and no ring.
             runtime: RuntimeCounters::default(),
         }
+    }
+
+    /// Viewers per layer now, and the switches of viewers here and gone (`closed`).
+    fn layer_stats(&self, closed: LayerSwitches) -> LayerStats {
+        let mut stats = LayerStats {
+            switches_up: closed.up,
+            switches_down: closed.down,
+            ..LayerStats::default()
+        };
+        for (layer, switches) in self.sessions.values().filter_map(|s| s.viewer_layer()) {
+            if let Some(count) = layer.and_then(|l| stats.viewers.get_mut(usize::from(l))) {
+                *count += 1;
+            }
+            stats.switches_up += switches.up;
+            stats.switches_down += switches.down;
+        }
+        stats
     }
 
     /// The viewers' estimates now, summed up.
