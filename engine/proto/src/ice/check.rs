@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use aws_lc_rs::hmac;
-use stun_rs::attributes::ice::UseCandidate;
+use stun_rs::attributes::ice::{Priority, UseCandidate};
 use stun_rs::attributes::stun::{Fingerprint, MessageIntegrity, UserName, XorMappedAddress};
 use stun_rs::methods::BINDING;
 use stun_rs::{
@@ -29,6 +29,10 @@ pub(super) enum Inbound {
     Check {
         transaction_id: TransactionId,
         use_candidate: bool,
+        /// The PRIORITY attribute (RFC 8445 7.1.1): what the peer's candidate would be worth
+        /// as peer-reflexive. Our candidates are all host candidates of one priority, so
+        /// pairs rank by it alone. 0 when absent.
+        priority: u32,
     },
     /// A Binding indication: a keepalive that needs no answer and proves nothing.
     Indication,
@@ -78,6 +82,10 @@ impl CheckVerifier {
         Ok(Inbound::Check {
             transaction_id: *message.transaction_id(),
             use_candidate: message.get::<UseCandidate>().is_some(),
+            priority: message
+                .get::<Priority>()
+                .and_then(|attribute| attribute.as_priority().ok())
+                .map_or(0, |priority| priority.as_u32()),
         })
     }
 

@@ -14,6 +14,12 @@ use crate::shard::Transmit;
 /// candidates; the least recently checked one is forgotten first.
 const MAX_VERIFIED: usize = 8;
 
+/// Nominations this close together belong to one round of checks (aggressive nomination
+/// nominates every pair that works): the highest-priority pair among them wins, as RFC 8445
+/// 8.1.1 asks. A nomination later than this is the controlling agent moving to another pair,
+/// and media follows it whatever its priority.
+const NOMINATION_ROUND: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IceConfig {
     /// Consent lasts this long after the last authentic check (RFC 7675 uses 30 s).
@@ -36,14 +42,22 @@ pub enum IceEvent {
     ConsentExpired,
 }
 
+/// A USE-CANDIDATE check that selected its source.
+#[derive(Debug, Clone, Copy)]
+struct Nomination {
+    source: SocketAddr,
+    priority: u32,
+    at: Instant,
+}
+
 pub struct IceLite {
     local: IceCredentials,
     verifier: CheckVerifier,
     consent: Consent,
     /// Addresses that sent an authentic check, least recently checked first.
     verified: VecDeque<SocketAddr>,
-    /// The address of the latest USE-CANDIDATE check, if any.
-    nominated: Option<SocketAddr>,
+    /// The nominated pair media goes to, if any.
+    nominated: Option<Nomination>,
     /// The selection last reported through [`IceEvent::Selected`].
     reported: Option<SocketAddr>,
     transmits: VecDeque<Transmit>,
@@ -86,11 +100,12 @@ impl IceLite {
         if self.consent.is_expired() {
             return Err(IceError::ConsentExpired);
         }
-        let (transaction_id, use_candidate) = match self.verifier.verify(datagram)? {
+        let (transaction_id, use_candidate, priority) = match self.verifier.verify(datagram)? {
             Inbound::Check {
                 transaction_id,
                 use_candidate,
-            } => (transaction_id, use_candidate),
+                priority,
+            } => (transaction_id, use_candidate, priority),
             Inbound::Indication => return Ok(()),
         };
         // Build the answer first so that a failure leaves the state untouched.
@@ -103,7 +118,7 @@ impl IceLite {
         self.consent.refresh(now);
         self.mark_verified(source);
         if use_candidate {
-            self.nominated = Some(source);
+            self.nominate(now, source, priority);
         }
         self.report_selection();
         Ok(())
@@ -131,7 +146,9 @@ impl IceLite {
     /// Where media goes: the nominated address, or, while nothing is nominated (some peers
     /// never nominate), the most recently verified one.
     pub fn selected(&self) -> Option<SocketAddr> {
-        self.nominated.or_else(|| self.verified.back().copied())
+        self.nominated
+            .map(|nomination| nomination.source)
+            .or_else(|| self.verified.back().copied())
     }
 
     /// Media and DTLS are only sent to, and accepted from, verified addresses.
@@ -143,12 +160,33 @@ impl IceLite {
         &self.local
     }
 
+    /// A USE-CANDIDATE check from `source`: within a round of nominations the highest
+    /// priority pair keeps the selection; after it, the latest nomination takes it.
+    fn nominate(&mut self, now: Instant, source: SocketAddr, priority: u32) {
+        let takes_over = match self.nominated {
+            None => true,
+            // Nominated again: the round still counts from its first nomination.
+            Some(current) if current.source == source => false,
+            Some(current) => {
+                priority > current.priority
+                    || now.saturating_duration_since(current.at) >= NOMINATION_ROUND
+            }
+        };
+        if takes_over {
+            self.nominated = Some(Nomination {
+                source,
+                priority,
+                at: now,
+            });
+        }
+    }
+
     fn mark_verified(&mut self, source: SocketAddr) {
         self.verified.retain(|addr| *addr != source);
         self.verified.push_back(source);
         if self.verified.len() > MAX_VERIFIED {
             // Forget the stalest address, but never the nominated one.
-            let nominated = self.nominated;
+            let nominated = self.nominated.map(|nomination| nomination.source);
             if let Some(stalest) = self
                 .verified
                 .iter()

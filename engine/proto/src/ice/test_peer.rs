@@ -18,6 +18,7 @@ pub(crate) struct CheckRequest {
     pub class: MessageClass,
     pub transaction_id: TransactionId,
     pub use_candidate: bool,
+    pub priority: u32,
     pub integrity: bool,
     pub fingerprint: bool,
 }
@@ -30,6 +31,7 @@ impl CheckRequest {
             class: MessageClass::Request,
             transaction_id: TransactionId::from([7; 12]),
             use_candidate: false,
+            priority: 0x6e00_1eff,
             integrity: true,
             fingerprint: true,
         }
@@ -37,6 +39,11 @@ impl CheckRequest {
 
     pub fn nominating(mut self) -> Self {
         self.use_candidate = true;
+        self
+    }
+
+    pub fn with_priority(mut self, priority: u32) -> Self {
+        self.priority = priority;
         self
     }
 
@@ -50,7 +57,7 @@ impl CheckRequest {
             .with_transaction_id(self.transaction_id)
             .with_attribute(UserName::new(&self.username).unwrap())
             .with_attribute(IceControlling::from(0x1234_5678_9abc_def0))
-            .with_attribute(Priority::from(0x6e00_1eff));
+            .with_attribute(Priority::from(self.priority));
         if self.use_candidate {
             builder = builder.with_attribute(UseCandidate::default());
         }

@@ -220,15 +220,50 @@ fn use_candidate_selects_and_later_nominations_move_the_selection() {
     assert_eq!(ice.selected(), Some(host()));
     assert!(ice.poll_event().is_none());
 
-    ice.handle_receive(
-        later,
-        peer_reflexive(),
-        &valid_check().nominating().encode(),
-    )
-    .unwrap();
+    // Past the round of the first nomination, a new one moves media even to a pair of
+    // lower priority: the controlling agent chose it.
+    let moved = now + Duration::from_secs(3);
+    let lower = valid_check().nominating().with_priority(0x6e00_0001);
+    ice.handle_receive(moved, peer_reflexive(), &lower.encode())
+        .unwrap();
     assert_eq!(ice.selected(), Some(peer_reflexive()));
     assert_eq!(events(&mut ice), [IceEvent::Selected(peer_reflexive())]);
     assert!(ice.is_verified(host()));
+}
+
+#[test]
+fn within_a_round_of_nominations_the_highest_priority_pair_wins() {
+    let now = Instant::now();
+    let mut ice = agent(now);
+    let third: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+    let check = |priority| valid_check().nominating().with_priority(priority).encode();
+    ice.handle_receive(now, host(), &check(1000)).unwrap();
+    assert_eq!(ice.selected(), Some(host()));
+    // An aggressive controlling agent nominates every pair that works, in any order.
+    let soon = now + Duration::from_millis(300);
+    ice.handle_receive(soon, peer_reflexive(), &check(999))
+        .unwrap();
+    assert_eq!(ice.selected(), Some(host()), "a lower priority loses");
+    ice.handle_receive(soon, third, &check(5000)).unwrap();
+    assert_eq!(ice.selected(), Some(third), "a higher priority wins");
+    // The winner checking again does not restart the round.
+    ice.handle_receive(now + Duration::from_millis(1900), third, &check(5000))
+        .unwrap();
+    ice.handle_receive(now + Duration::from_millis(2400), host(), &check(1000))
+        .unwrap();
+    assert_eq!(
+        ice.selected(),
+        Some(host()),
+        "after the round the latest wins"
+    );
+    assert_eq!(
+        events(&mut ice),
+        [
+            IceEvent::Selected(host()),
+            IceEvent::Selected(third),
+            IceEvent::Selected(host())
+        ]
+    );
 }
 
 #[test]
