@@ -4,7 +4,9 @@
 //! as they come), take messages from other shards and control requests, read the clock again
 //! and fire the core's timers if due, let the core write a bounded batch of datagrams straight
 //! into free send slots (a viewer's packets of one frame as one UDP GSO run where the kernel
-//! allows it, see `gso`) and push messages on the rings, then submit once and sleep no later
+//! allows it, see `gso`) and push messages on the rings, then enter the kernel once more:
+//! submit what is still queued (sends go in chunks as they are queued, see
+//! `uring::SENDS_PER_SUBMIT`), have the completions that are ready posted, and sleep no later
 //! than the core's next deadline, or not at all while work is left over.
 //!
 //! The batches are bounded by time as well as by count: each stops once it has taken
@@ -19,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use io_uring::IoUring;
 use shardcast_control::Response;
 use shardcast_proto::router::ShardMessage;
 use shardcast_proto::shard::{RunLimits, ShardCore};
@@ -33,6 +34,7 @@ use crate::pktinfo::SourceAddress;
 use crate::recv_ring::{Received, RecvRing};
 use crate::udp::UdpSocket;
 use crate::uring::{KIND_RECV, KIND_SEND, KIND_WAKE, Uring, split_user_data};
+use crate::uring_setup::{RingSetup, SocketTarget, build_ring};
 use crate::wake::Waker;
 
 const SUBMISSION_ENTRIES: u32 = 1024;
@@ -95,14 +97,17 @@ impl ShardLoop {
 
     /// `arm` with `recv_buffers` receive buffers (a power of two).
     fn arm_with(self, recv_buffers: u16) -> io::Result<ArmedShard> {
-        let ring = IoUring::builder()
-            .setup_single_issuer()
-            .setup_coop_taskrun()
-            .build(SUBMISSION_ENTRIES)
-            .or_else(|_| IoUring::new(SUBMISSION_ENTRIES))?;
+        let (ring, setup) = build_ring(SUBMISSION_ENTRIES, &RingSetup::BEST_FIRST)?;
+        let socket = SocketTarget::register(&ring, &self.socket);
         let recv = RecvRing::register(&ring.submitter(), recv_buffers)?;
         let gso = gso::supported(&self.socket);
-        tracing::debug!(shard = self.index, gso, "UDP GSO probed");
+        tracing::info!(
+            shard = self.index,
+            ring = setup.name(),
+            fixed_socket = socket == SocketTarget::Fixed,
+            gso,
+            "shard ring ready"
+        );
         let send_buffer_bytes = if gso {
             gso::RUN_BYTES
         } else {
@@ -110,6 +115,8 @@ impl ShardLoop {
         };
         let mut uring = Uring {
             ring,
+            setup,
+            socket,
             recv,
             sends: SendSlots::new(SEND_SLOTS, send_buffer_bytes),
             gso,
@@ -117,8 +124,9 @@ impl ShardLoop {
             completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
             counters: Arc::clone(&self.counters),
             recv_failures: 0,
+            sends_queued: 0,
         };
-        uring.arm_recv(&self.socket)?;
+        uring.arm_recv()?;
         uring.arm_wake(&self.waker)?;
         uring.submit()?;
         Ok(ArmedShard {
@@ -203,7 +211,7 @@ impl ArmedShard {
             match kind {
                 KIND_RECV => {
                     let core = &mut shard.core;
-                    uring.complete_recv(&shard.socket, (result, flags), |received| {
+                    uring.complete_recv((result, flags), |received| {
                         let Received {
                             source,
                             local,
@@ -212,7 +220,7 @@ impl ArmedShard {
                         core.handle_receive(now, source, local, datagram);
                     })?;
                 }
-                KIND_SEND => uring.complete_send(&shard.socket, slot, result)?,
+                KIND_SEND => uring.complete_send(slot, result)?,
                 KIND_WAKE => uring.arm_wake(&shard.waker)?,
                 _ => tracing::error!(user_data, "completion of an unknown operation"),
             }
@@ -330,7 +338,7 @@ impl ArmedShard {
                 None => None,
             };
             let started = vacant.start(destination, source, meta.segment_size);
-            self.uring.push_send(&shard.socket, started)?;
+            self.uring.push_send(started)?;
             sent += segments;
             if meta.segment_size.is_some() {
                 shard.counters.add(Counter::GsoSends, 1);
@@ -344,6 +352,7 @@ impl ArmedShard {
     fn log_counters(&self) {
         tracing::debug!(
             shard = self.shard.index,
+            ring = self.uring.setup.name(),
             runtime = ?self.shard.counters.snapshot(),
             core = ?self.shard.core.counters(),
             "shard counters"

@@ -25,6 +25,7 @@ pub mod signal;
 pub mod udp;
 pub mod up;
 mod uring;
+mod uring_setup;
 pub mod wake;
 
 pub use engine::{Engine, EngineConfig};

@@ -1,5 +1,6 @@
 //! The shard's io_uring and the memory its operations point into: the only place SQEs are
-//! built and submitted, and where every submit is counted.
+//! queued and submitted, and where every submit is counted. How the ring is made, and how its
+//! SQEs name the socket, is `uring_setup`'s.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -12,7 +13,7 @@ use crate::counters::{Counter, ShardCounters};
 use crate::gso;
 use crate::io_slots::{SendSlots, StartedSend};
 use crate::recv_ring::{Received, RecvRing, Unreceivable};
-use crate::udp::UdpSocket;
+use crate::uring_setup::{RingSetup, SocketTarget};
 use crate::wake::Waker;
 
 /// What a completion belongs to, in the top byte of its user data; the rest is a slot index.
@@ -29,11 +30,24 @@ pub type Completion = (u64, i32, u32);
 /// socket) and ends the shard rather than having it re-arm in a busy loop.
 pub const RECV_FAILURES_IN_A_ROW: u32 = 64;
 
+/// Sends queued before they are submitted without waiting, mid-turn: the kernel executes a
+/// send inside the submit (~2.5 us on loopback), so a turn's hundreds in one submit would hold
+/// the thread there, blind to its deadlines, for a millisecond. In chunks, each one's kernel
+/// time comes before the turn's next look at the clock.
+pub const SENDS_PER_SUBMIT: usize = 64;
+
+/// `IORING_ENTER_GETEVENTS`, which the io-uring crate does not export.
+const ENTER_GETEVENTS: u32 = 1;
+
 /// The loop's io_uring and the memory its operations point into.
 pub struct Uring {
     /// First, so it is dropped first: the kernel is done with the memory below before that
     /// memory goes.
     pub ring: IoUring,
+    /// How the kernel runs the ring's completion work.
+    pub setup: RingSetup,
+    /// The shard's socket, as the SQEs name it.
+    pub socket: SocketTarget,
     pub recv: RecvRing,
     pub sends: SendSlots,
     /// Whether sends may carry runs (UDP GSO): the startup probe's answer, until the kernel
@@ -44,6 +58,8 @@ pub struct Uring {
     pub counters: Arc<ShardCounters>,
     /// Receives ended by an error since the last datagram.
     pub recv_failures: u32,
+    /// Sends queued since the last submit.
+    pub sends_queued: usize,
 }
 
 /// The operation kind and slot index packed into a completion's user data.
@@ -57,10 +73,11 @@ pub fn split_user_data(user_data: u64) -> (u64, usize) {
 impl Uring {
     /// Arms the multishot receive: one SQE that completes once per datagram, each in a buffer
     /// from `recv`, until it ends.
-    pub fn arm_recv(&mut self, socket: &UdpSocket) -> io::Result<()> {
+    pub fn arm_recv(&mut self) -> io::Result<()> {
         let (template, group) = self.recv.arming();
-        let entry = opcode::RecvMsgMulti::new(types::Fd(socket.as_raw_fd()), template, group)
-            .build()
+        let entry = self
+            .socket
+            .recv_msg_multi(template, group)
             .user_data(KIND_RECV << KIND_SHIFT);
         self.push(&entry)
     }
@@ -71,7 +88,6 @@ impl Uring {
     /// completion queue). Fails only when the ring does, or when receives keep failing.
     pub fn complete_recv(
         &mut self,
-        socket: &UdpSocket,
         (result, flags): (i32, u32),
         deliver: impl FnOnce(Received<'_>),
     ) -> io::Result<()> {
@@ -104,7 +120,7 @@ impl Uring {
         }
         if !cqueue::more(flags) {
             self.counters.add(Counter::ReceiveRearms, 1);
-            self.arm_recv(socket)?;
+            self.arm_recv()?;
         }
         Ok(())
     }
@@ -112,12 +128,7 @@ impl Uring {
     /// Handles the completion of slot `slot`'s send, with its `result`: frees the slot, or
     /// queues the next datagram of a run being sent again one at a time. A run the kernel
     /// would not segment turns GSO off and is sent again that way: nothing is lost.
-    pub fn complete_send(
-        &mut self,
-        socket: &UdpSocket,
-        slot: usize,
-        result: i32,
-    ) -> io::Result<()> {
+    pub fn complete_send(&mut self, slot: usize, result: i32) -> io::Result<()> {
         let next = if result < 0 && gso::is_refusal(-result) && self.sends.is_run(slot) {
             self.counters.add(Counter::GsoFallbacks, 1);
             if self.gso {
@@ -134,7 +145,7 @@ impl Uring {
             self.sends.finish(slot)
         };
         match next {
-            Some(send) => self.push_send(socket, send),
+            Some(send) => self.push_send(send),
             None => Ok(()),
         }
     }
@@ -147,13 +158,20 @@ impl Uring {
         self.push(&entry)
     }
 
-    /// Queues the SendMsg of a slot taken from `sends`.
-    pub fn push_send(&mut self, socket: &UdpSocket, send: StartedSend) -> io::Result<()> {
-        let entry = opcode::SendMsg::new(types::Fd(socket.as_raw_fd()), send.header())
-            .build()
+    /// Queues the SendMsg of a slot taken from `sends`, and submits the sends queued, without
+    /// waiting, once they are `SENDS_PER_SUBMIT`.
+    pub fn push_send(&mut self, send: StartedSend) -> io::Result<()> {
+        let entry = self
+            .socket
+            .send_msg(send.header())
             .user_data(KIND_SEND << KIND_SHIFT | send.index() as u64);
         self.counters.add(Counter::SendSqes, 1);
-        self.push(&entry)
+        self.push(&entry)?;
+        self.sends_queued += 1;
+        if self.sends_queued >= SENDS_PER_SUBMIT {
+            self.submit()?;
+        }
+        Ok(())
     }
 
     /// Queues one SQE, submitting what is queued first when the submission queue is full.
@@ -170,15 +188,16 @@ impl Uring {
         }
     }
 
-    /// Submits everything queued, without waiting.
+    /// Submits everything queued, without waiting, and without asking for events: on a
+    /// DEFER_TASKRUN ring the completion work waits for the turn's last enter.
     pub fn submit(&mut self) -> io::Result<()> {
         let submitted = self.ring.submit();
         self.count_submit(submitted.as_ref().ok().copied());
         submitted.map(drop)
     }
 
-    /// Submits everything queued; waits for a completion until `deadline` unless completions
-    /// are already waiting.
+    /// Submits everything queued and takes the completions that are ready; waits for one until
+    /// `deadline` unless completions are already waiting.
     pub fn submit_and_wait(&mut self, backlog: bool, deadline: Instant) -> io::Result<()> {
         let submitted = enter(&mut self.ring, backlog, deadline)?;
         self.count_submit(Some(submitted));
@@ -186,7 +205,8 @@ impl Uring {
     }
 
     /// One io_uring_enter made, which took `submitted` SQEs when it did not fail.
-    fn count_submit(&self, submitted: Option<usize>) {
+    fn count_submit(&mut self, submitted: Option<usize>) {
+        self.sends_queued = 0;
         self.counters.add(Counter::SubmitSyscalls, 1);
         self.counters
             .add(Counter::SqesSubmitted, submitted.unwrap_or(0) as u64);
@@ -194,17 +214,26 @@ impl Uring {
 }
 
 /// Submits everything queued on `ring`, then waits for one completion until `deadline` unless
-/// `busy` (completions already wait). A wait cut short by the deadline or a signal is not an
-/// error. Shared with the bench's viewer workers.
+/// `busy` (completions already wait). Either way the kernel runs the completion work pending
+/// and posts its completions. A wait cut short by the deadline or a signal is not an error.
+/// Shared with the bench's viewer workers.
 pub fn submit_and_wait(ring: &mut IoUring, busy: bool, deadline: Instant) -> io::Result<()> {
     enter(ring, busy, deadline).map(drop)
 }
 
-/// `submit_and_wait`, returning how many SQEs the kernel took.
+/// `submit_and_wait`, returning how many SQEs the kernel took. Every enter asks for events:
+/// on a DEFER_TASKRUN ring only such an enter runs the completion work (receives, wakes),
+/// and the crate's plain submit does not ask, so a loop kept busy would never see them.
 fn enter(ring: &mut IoUring, busy: bool, deadline: Instant) -> io::Result<usize> {
     let wait = deadline.saturating_duration_since(Instant::now());
     let result = if busy || wait.is_zero() {
-        ring.submit()
+        let queued = u32::try_from(ring.submission().len()).unwrap_or(u32::MAX);
+        // SAFETY: no wait and no argument; the SQEs submitted are the ones pushed on the
+        // queue, whose memory their pushers keep alive until completion.
+        unsafe {
+            ring.submitter()
+                .enter::<libc::sigset_t>(queued, 0, ENTER_GETEVENTS, None)
+        }
     } else {
         let timeout = types::Timespec::from(wait);
         let args = types::SubmitArgs::new().timespec(&timeout);

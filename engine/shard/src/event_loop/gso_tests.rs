@@ -38,7 +38,7 @@ fn send_run(armed: &mut ArmedShard, peer: &std::net::UdpSocket) {
         buffer.resize(buffer.len() + size, number);
     }
     let started = vacant.start(destination, None, Some(SEGMENT_SIZE));
-    armed.uring.push_send(&armed.shard.socket, started).unwrap();
+    armed.uring.push_send(started).unwrap();
 }
 
 /// Receives the run's datagrams and checks each one's size, contents and source.

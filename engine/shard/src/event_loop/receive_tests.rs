@@ -47,6 +47,7 @@ fn assert_numbered(
 fn a_burst_arrives_whole_through_one_multishot_receive() {
     const BURST: u32 = 300;
     for mut armed in wildcard_shards() {
+        assert_eq!(armed.uring.socket, SocketTarget::Fixed);
         let peer = peer_on(V4_LOOPBACK_2).unwrap();
         for local in [IpAddr::V4(Ipv4Addr::LOCALHOST), V4_LOOPBACK_3] {
             send_numbered(&armed, &peer, local, BURST);
@@ -103,15 +104,11 @@ fn running_out_of_buffers_ends_the_receive_which_is_armed_again_and_loses_nothin
         .collect::<Vec<_>>();
     let mut datagrams = Vec::new();
     for completion in completions {
-        let socket = &armed.shard.socket;
         let deliver = |received: Received<'_>| {
             let (source, local) = (received.source, received.local);
             datagrams.push((source, local, received.datagram.to_vec()));
         };
-        armed
-            .uring
-            .complete_recv(socket, completion, deliver)
-            .unwrap();
+        armed.uring.complete_recv(completion, deliver).unwrap();
     }
     let after_first = armed.shard.counters.snapshot();
     assert_eq!(after_first.receive_buffers_exhausted, 1);
@@ -154,10 +151,9 @@ fn a_receive_that_keeps_failing_is_re_armed_until_it_ends_the_shard() {
     let mut armed = armed_shard();
     let failure = (-libc::EINVAL, 0);
     let fail = |armed: &mut ArmedShard| {
-        let socket = &armed.shard.socket;
         armed
             .uring
-            .complete_recv(socket, failure, |_| panic!("no datagram"))
+            .complete_recv(failure, |_| panic!("no datagram"))
     };
     for _ in 1..RECV_FAILURES_IN_A_ROW {
         fail(&mut armed).unwrap();

@@ -5,6 +5,7 @@
 
 use super::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::SystemTime;
 
@@ -99,7 +100,7 @@ fn send_and_receive(
     vacant.buffer().clear();
     vacant.buffer().extend_from_slice(b"out");
     let started = vacant.start(destination, source, None);
-    armed.uring.push_send(&armed.shard.socket, started).unwrap();
+    armed.uring.push_send(started).unwrap();
     assert_eq!(armed.uring.sends.in_flight(), 1);
     finish_sends(armed);
     let mut buffer = [0; 16];
@@ -128,11 +129,7 @@ pub(super) fn receive_turn(armed: &mut ArmedShard, deadline: Instant) -> Vec<Dat
             let deliver = |received: Received<'_>| {
                 datagrams.push((received.source, received.local, received.datagram.to_vec()));
             };
-            let socket = &armed.shard.socket;
-            armed
-                .uring
-                .complete_recv(socket, (result, flags), deliver)
-                .unwrap();
+            armed.uring.complete_recv((result, flags), deliver).unwrap();
         }
     }
     datagrams
@@ -169,6 +166,18 @@ fn a_send_reaches_an_ipv4_peer_and_frees_its_slot() {
     let from = send_and_receive(&mut armed, &peer, None);
     let shard_port = armed.shard.socket.local_addr().port();
     assert_eq!(from, SocketAddr::from((Ipv4Addr::LOCALHOST, shard_port)));
+}
+
+#[test]
+fn sends_go_through_the_fixed_socket_or_its_descriptor() {
+    let mut armed = armed_shard();
+    assert_eq!(armed.uring.socket, SocketTarget::Fixed, "registered");
+    let peer = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let shard = SocketAddr::from((Ipv4Addr::LOCALHOST, armed.shard.socket.local_addr().port()));
+    assert_eq!(send_and_receive(&mut armed, &peer, None), shard);
+    // The fallback when the kernel will not register it.
+    armed.uring.socket = SocketTarget::Descriptor(armed.shard.socket.as_raw_fd());
+    assert_eq!(send_and_receive(&mut armed, &peer, None), shard);
 }
 
 /// The default (dual-stack) socket and an IPv4-only one: IPV6_PKTINFO with v4-mapped
@@ -243,6 +252,24 @@ fn a_wake_completes_and_is_rearmed() {
         armed.uring.submit_and_wait(false, give_up).unwrap();
         armed.handle_completions(Instant::now()).unwrap();
         // The read consumed the counter; a pending read is armed again for the next wake.
+        assert_eq!(armed.shard.waker.take(), 0);
+    }
+}
+
+#[test]
+fn a_turn_that_does_not_wait_still_reaps_deferred_completions() {
+    let mut armed = armed_shard();
+    assert_eq!(
+        armed.uring.setup,
+        RingSetup::DeferTaskrun,
+        "Linux 6.1 or later"
+    );
+    for _ in 0..2 {
+        armed.shard.waker.wake();
+        // A busy turn's enter: no wait, yet the wake's read completes in it and is re-armed.
+        armed.uring.submit_and_wait(true, Instant::now()).unwrap();
+        assert_eq!(armed.uring.ring.completion().len(), 1);
+        armed.handle_completions(Instant::now()).unwrap();
         assert_eq!(armed.shard.waker.take(), 0);
     }
 }

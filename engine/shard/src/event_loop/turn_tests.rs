@@ -5,6 +5,8 @@ use super::tests::{PATIENCE, armed_shard, armed_shard_probing, finish_sends, que
 use super::*;
 use std::net::{Ipv4Addr, SocketAddr};
 
+use crate::uring::SENDS_PER_SUBMIT;
+
 #[test]
 fn a_turn_sends_a_bounded_batch_and_full_slots_leave_the_rest_in_the_core() {
     let mut armed = armed_shard();
@@ -31,6 +33,46 @@ fn a_turn_sends_a_bounded_batch_and_full_slots_leave_the_rest_in_the_core() {
     finish_sends(&mut armed);
     let sent = armed.shard.counters.snapshot().datagrams_out;
     assert_eq!(sent, answers as u64);
+}
+
+#[test]
+fn a_turns_sends_are_submitted_in_chunks_as_they_are_queued() {
+    const CHUNKS: usize = 3;
+    const REST: usize = 5;
+    let mut armed = armed_shard();
+    armed.batch_time = PATIENCE;
+    let peer = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    queue_answers(&mut armed, &peer, CHUNKS * SENDS_PER_SUBMIT + REST);
+    let before = armed.shard.counters.snapshot();
+
+    assert!(!armed.flush_transmits().unwrap(), "the core ran dry");
+    let queued = armed.shard.counters.snapshot();
+    assert_eq!(
+        queued.submit_syscalls - before.submit_syscalls,
+        CHUNKS as u64
+    );
+    assert_eq!(
+        queued.sqes_submitted - before.sqes_submitted,
+        (CHUNKS * SENDS_PER_SUBMIT) as u64
+    );
+    assert_eq!(
+        armed.uring.ring.submission().len(),
+        REST,
+        "left for the turn's enter"
+    );
+
+    armed.uring.submit_and_wait(true, Instant::now()).unwrap();
+    let submitted = armed.shard.counters.snapshot();
+    assert_eq!(submitted.submit_syscalls - queued.submit_syscalls, 1);
+    assert_eq!(
+        submitted.sqes_submitted - queued.sqes_submitted,
+        REST as u64
+    );
+    assert_eq!(
+        submitted.datagrams_out - before.datagrams_out,
+        (CHUNKS * SENDS_PER_SUBMIT + REST) as u64
+    );
+    finish_sends(&mut armed);
 }
 
 /// A core whose timer probe is overdue: every batch stops at its first look at the clock.
