@@ -40,6 +40,8 @@ pub struct ReportJson {
     /// How late the server's probe timer fired in the steady window (`--metrics`).
     server_timer_probe: Option<TimerProbeJson>,
     bench: BenchJson,
+    /// `--link-delay`, when given.
+    link_delay: Option<LinkDelayJson>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -109,6 +111,15 @@ struct BenchJson {
     process_cpu_us_per_viewer_packet: Option<f64>,
 }
 
+/// The link the bench emulated: the delay added each way, and the datagrams it had no room
+/// to hold (dropped, like a full netem queue).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+struct LinkDelayJson {
+    one_way_ms: f64,
+    round_trip_added_ms: f64,
+    overflowed: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 struct ServerJson {
     pid: u32,
@@ -148,6 +159,11 @@ impl ReportJson {
                 .flatten(),
             server_timer_probe: report.timer_probe.as_ref().map(TimerProbeJson::from),
             bench: BenchJson::from_report(report),
+            link_delay: report.link_delay.map(|link| LinkDelayJson {
+                one_way_ms: millis(link.one_way),
+                round_trip_added_ms: millis(link.one_way * 2),
+                overflowed: link.overflowed,
+            }),
         }
     }
 }

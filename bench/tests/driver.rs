@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use shardcast::{Engine, EngineConfig};
 use shardcast_bench::accounting::Summary;
-use shardcast_bench::driver::{BenchCodec, BenchConfig, DriverError, RunReport, run};
+use shardcast_bench::driver::{
+    BenchCodec, BenchConfig, DriverError, LinkDelayUsage, RunReport, run,
+};
 use shardcast_bench::whip_client::ClientTls;
 use shardcast_signaling::{Config, Server};
 
@@ -85,6 +87,7 @@ impl Stack {
             server_pids: Vec::new(),
             metrics_url: None,
             progress: false,
+            link_delay: Duration::ZERO,
         }
     }
 
@@ -163,6 +166,31 @@ fn lite_viewers_with_candidates_in_their_offers_receive_h264() {
 }
 
 #[test]
+fn viewers_behind_a_delayed_link_receive_everything_later() {
+    let stack = Stack::start("delay", 1);
+    let mut config = stack.config("delay", 3);
+    config.link_delay = Duration::from_millis(20);
+    let report = run(&config).unwrap();
+    stack.stop();
+
+    assert_healthy(&report, 3);
+    assert_eq!(
+        report.link_delay,
+        Some(LinkDelayUsage {
+            one_way: Duration::from_millis(20),
+            overflowed: 0,
+        })
+    );
+    // Held on the publisher's way out and on each viewer's way in; the histogram reports a
+    // bucket's midpoint, at most 1/32 below the sample.
+    let latency = report.video.latency().unwrap();
+    assert!(
+        latency.p50 >= Duration::from_millis(40) * 31 / 32,
+        "{latency:?}"
+    );
+}
+
+#[test]
 fn an_unreachable_server_fails_the_publisher_with_a_clear_error() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     let config = BenchConfig {
@@ -181,6 +209,7 @@ fn an_unreachable_server_fails_the_publisher_with_a_clear_error() {
         server_pids: Vec::new(),
         metrics_url: None,
         progress: false,
+        link_delay: Duration::ZERO,
     };
     let error = run(&config).unwrap_err();
     assert!(matches!(error, DriverError::PublisherRefused(_)), "{error}");

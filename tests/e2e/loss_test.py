@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Loss repair over real sockets: viewers behind a lossy link recover, viewers on a clean one are untouched.
+"""Loss repair over real sockets: viewers behind a lossy, slow link recover, viewers on a clean one are untouched.
 
 Two shardcast-bench runs against one engine, side by side for a 60 s steady window: a clean one on loopback, and a
-lossy one in its own network namespace behind a veth pair where nftables drops 5% of UDP datagrams in each direction
-(its publisher's media and its viewers' media, NACKs and retransmissions alike). This kernel has no netem, so the
-link adds loss but no delay. PASS when the lossy viewers' unrecovered video loss is below 0.1% with no freeze longer
-than 500 ms, and the clean viewers lose nothing and freeze no longer than that either. Audio is not checked behind
-the lossy link: like browsers, the bench does not NACK Opus."""
+lossy one in its own network namespace behind a veth pair, the link of `tc netem loss 5% delay 20ms`. This kernel has
+no netem, so the two halves come from elsewhere: the loss from nftables, which drops 5% of UDP datagrams in each
+direction (its publisher's media and its viewers' media, NACKs and retransmissions alike); the delay from the bench's
+own delay line (`--link-delay 20ms`), which holds every datagram its publisher and viewers send or receive for 20 ms,
+so each direction is 20 ms slower and a NACK's round trip 40 ms longer. PASS when the lossy viewers' unrecovered video
+loss is below 0.1% with no freeze longer than 500 ms, and the clean viewers lose nothing and freeze no longer than
+that either. Audio is not checked behind the lossy link: like browsers, the bench does not NACK Opus."""
 
 import json
 import os
@@ -18,6 +20,7 @@ from harness import BIN_DIR, Scenario, TestFailure, log, run, wait_for
 VIEWERS = 10
 STEADY = "60s"
 LOSS_PER_MILLE = 50
+LINK_DELAY_MS = 20
 HOST_ADDR, LOSSY_ADDR = "10.78.0.1", "10.78.0.2"
 UNRECOVERED_LIMIT_PERCENT = 0.1
 FREEZE_LIMIT_MS = 500
@@ -58,12 +61,12 @@ def dropped(prefix=()):
     return int(words[words.index("packets") + 1])
 
 
-def bench(scn, name, prefix, http_host):
+def bench(scn, name, prefix, http_host, extra=()):
     report = scn.dir / f"{name}.json"
     base = f"http://{http_host}:{scn.http_port}"
     argv = [*prefix, str(BIN_DIR / "shardcast-bench"), "run", "--whip", f"{base}/whip/{{stream}}",
             "--whep", f"{base}/whep/{{stream}}", "--stream", name, "--viewers", str(VIEWERS), "--ramp", "10",
-            "--duration", STEADY, "--no-progress", "--json", str(report)]
+            "--duration", STEADY, "--no-progress", "--json", str(report), *extra]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return proc, report
 
@@ -83,12 +86,21 @@ def test(name):
     with Scenario(name) as scn:
         inside = build_lossy_link(scn)
         scn.start_system(shards=2, extra_ips=(HOST_ADDR,))
-        lossy = bench(scn, "lossy", inside, HOST_ADDR)
+        lossy = bench(scn, "lossy", inside, HOST_ADDR, ("--link-delay", f"{LINK_DELAY_MS}ms"))
         clean = bench(scn, "clean", (), "127.0.0.1")
         clean_report = finish("clean", *clean)
         lossy_report = finish("lossy", *lossy)
         scn.check_alive(scn.engine, scn.signaling)
 
+        link = lossy_report["link_delay"]
+        if link is None or link["one_way_ms"] != LINK_DELAY_MS:
+            raise TestFailure(f"the lossy bench did not delay its link: {link}")
+        if link["overflowed"] != 0:
+            raise TestFailure(f"the lossy bench's delay line overflowed {link['overflowed']} datagrams")
+        log(name, f"link delay {link['one_way_ms']} ms each way (round trip +{link['round_trip_added_ms']} ms), "
+                  f"{link['overflowed']} datagrams overflowed")
+        if clean_report["link_delay"] is not None:
+            raise TestFailure(f"the clean bench delayed its link: {clean_report['link_delay']}")
         drops = (dropped(), dropped(inside))
         if min(drops) == 0:
             raise TestFailure(f"the link dropped nothing ({drops}): the test tested nothing")
@@ -109,10 +121,19 @@ def test(name):
                 raise TestFailure(f"clean {kind}: froze for {track['longest_freeze_ms']} ms")
         if lossy_report["publisher"]["retransmissions"] == 0:
             raise TestFailure("the lossy publisher was never asked to retransmit")
+        # Every media packet waits on the publisher's way up and the viewer's way down. The bench reports a
+        # percentile as its histogram bucket's midpoint, up to 1/32 below the true value.
+        latency = [(report["video"]["latency_ms"] or {}).get("p50") for report in (lossy_report, clean_report)]
+        if latency[0] is None or latency[0] < 2 * link["one_way_ms"] * 31 / 32:
+            raise TestFailure(f"lossy video latency p50 {latency[0]} ms: the delay is not on the path")
+        log(name, f"video latency p50 {latency[0]} ms lossy, {latency[1]} ms clean")
         log(name, f"link dropped {drops[0]} down, {drops[1]} up; lossy video: {video['lost']} lost, "
                   f"{video['unrecovered']} unrecovered ({video['unrecovered_percent']:.3f}%), longest freeze "
                   f"{video['longest_freeze_ms']} ms, {video['nacks_sent']} NACKs; lossy publisher retransmitted "
-                  f"{lossy_report['publisher']['retransmissions']}; clean viewers lost nothing")
+                  f"{lossy_report['publisher']['retransmissions']}")
+        clean = clean_report["video"]
+        log(name, f"clean video: {clean['lost']} lost, {clean['unrecovered']} unrecovered, longest freeze "
+                  f"{clean['longest_freeze_ms']} ms, {clean['nacks_sent']} NACKs")
 
 
 if __name__ == "__main__":

@@ -135,6 +135,7 @@ mod tests {
             "--json=out.json",
             "--plot=out.svg",
             "--metrics=http://s/metrics",
+            "--link-delay=20ms",
         ])
         .unwrap();
         assert_eq!(args.json, Some(PathBuf::from("out.json")));
@@ -152,6 +153,7 @@ mod tests {
         assert!(!config.offer_candidates);
         assert_eq!(config.server_pids, vec![10, 11]);
         assert_eq!(config.metrics_url.as_deref(), Some("http://s/metrics"));
+        assert_eq!(config.link_delay, Duration::from_millis(20));
 
         let config = run_args(&["--whip=http://s/a", "--whep=http://s/b"])
             .unwrap()
@@ -163,9 +165,11 @@ mod tests {
         assert_eq!((config.lite, config.codec), (None, BenchCodec::Vp8));
         assert!(config.offer_candidates && config.cpus.is_empty());
         assert_eq!(config.metrics_url, None);
+        assert_eq!(config.link_delay, Duration::ZERO, "no delay unless asked");
 
         assert!(run_args(&["--whip=http://s/a"]).is_err());
         assert!(run_args(&["--whip=a", "--whep=b", "--lite=0"]).is_err());
+        assert!(run_args(&["--whip=a", "--whep=b", "--link-delay=20"]).is_err());
         assert!(run_args(&["--whip=a", "--whep=b", "--insecure", "--ca-cert=c.pem"]).is_err());
         let unexpanded = run_args(&["--whip=http://s/{stream}", "--whep=http://s/b"]).unwrap();
         assert!(unexpanded.config().unwrap_err().contains("--stream"));

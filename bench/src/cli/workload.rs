@@ -48,6 +48,11 @@ pub struct WorkloadArgs {
     /// Accept any certificate for https:// URLs (self-signed test boxes only).
     #[arg(long, conflicts_with = "ca_certs")]
     insecure: bool,
+    /// Emulate a slow link, like 20ms: the publisher and every viewer hold each datagram
+    /// this long before sending it and this long after receiving it, so the round trip
+    /// grows by twice this (as `tc netem delay` on both ends of the link). 0s is off.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    link_delay: Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -107,6 +112,7 @@ impl WorkloadArgs {
             server_pids: target.server_pids.clone(),
             metrics_url: target.metrics_url.clone(),
             progress: !self.no_progress,
+            link_delay: self.link_delay,
         }
     }
 }

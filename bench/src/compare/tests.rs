@@ -55,6 +55,7 @@ fn report(viewers: usize, failed: usize, server: Vec<ServerUsage>) -> RunReport 
         timer_probe: None,
         delivered_packets: 12_500,
         bench: Default::default(),
+        link_delay: None,
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -48,6 +48,7 @@ impl Viewers {
         clock: CaptureClock,
         seed: u64,
         stopping: &Arc<AtomicBool>,
+        link_overflowed: &Arc<AtomicU64>,
     ) -> Result<Self, DriverError> {
         let ramp = Ramp {
             start: Instant::now(),
@@ -73,6 +74,8 @@ impl Viewers {
                 clock,
                 capacity,
                 counters: counters.clone(),
+                link_delay: config.link_delay,
+                link_overflowed: link_overflowed.clone(),
             };
             workers.push((worker::spawn(number, setup)?, waker.clone()));
             inboxes.push(WorkerInbox { sender, waker });

@@ -3,15 +3,18 @@
 //! Threads, in the order a run starts them: the `publisher` (one WHIP session on a plain
 //! UDP socket), the viewer `worker`s (each many viewers on its own io_uring, see `ring` and
 //! `slots`), and the signaling thread in `joins` that posts WHEP offers at the ramp rate and
-//! hands each accepted viewer to a worker. [`run`] itself waits out the ramp and the steady
-//! window, drawing the `progress` bar from the `live` counters, samples the server's usage
-//! (and, with a metrics URL, scrapes its timer probe) and its own at both ends of the window,
-//! then stops everything, ends every session and adds up what the viewers measured.
+//! hands each accepted viewer to a worker. With `--link-delay`, the publisher's and the
+//! workers' datagrams pass through a `link_delay` each way. [`run`] itself waits out the
+//! ramp and the steady window, drawing the `progress` bar from the `live` counters, samples
+//! the server's usage (and, with a metrics URL, scrapes its timer probe) and its own at both
+//! ends of the window, then stops everything, ends every session and adds up what the
+//! viewers measured.
 
 mod clock;
 mod codec_offer;
 mod fleet;
 mod joins;
+mod link_delay;
 mod live;
 mod net;
 mod probe;
@@ -28,7 +31,7 @@ mod worker;
 use std::io;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -48,6 +51,7 @@ use joins::JoinOutcome;
 use progress::Progress;
 use publisher::{CONNECT_TIMEOUT, PublisherSetup};
 
+pub use link_delay::LinkDelayUsage;
 pub(crate) use window_cpu::this_thread_cpu_time;
 
 /// The video codec the publisher sends.
@@ -101,6 +105,10 @@ pub struct BenchConfig {
     /// A progress bar on stderr during the ramp and the steady window (shown only when
     /// stderr is a terminal).
     pub progress: bool,
+    /// `--link-delay`: every datagram the publisher and the viewers send is held this long
+    /// before it goes on the socket, and every one they receive this long before their peer
+    /// sees it (see `link_delay`); zero holds nothing.
+    pub link_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +130,8 @@ pub struct RunReport {
     pub delivered_packets: u64,
     /// What the bench itself spent in the steady window.
     pub bench: BenchUsage,
+    /// The emulated link delay, when `--link-delay` was given.
+    pub link_delay: Option<LinkDelayUsage>,
 }
 
 /// The bench's own CPU over the steady window, to show it was not the bottleneck.
@@ -193,6 +203,7 @@ pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
     let clock = CaptureClock::start();
     let seed = rand::random();
     let stopping = Arc::new(AtomicBool::new(false));
+    let link_overflowed = Arc::new(AtomicU64::new(0));
     let (connected_tx, connected_rx) = mpsc::channel();
     let publisher = publisher::spawn(
         PublisherSetup {
@@ -205,6 +216,8 @@ pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
             clock,
             stopping: stopping.clone(),
             seed,
+            link_delay: config.link_delay,
+            link_overflowed: link_overflowed.clone(),
         },
         connected_tx,
     )?;
@@ -215,7 +228,15 @@ pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
             .err()
             .unwrap_or(DriverError::PublisherNotConnected(CONNECT_TIMEOUT)));
     }
-    let viewers = Viewers::start(config, peer_config, candidate_ip, clock, seed, &stopping);
+    let viewers = Viewers::start(
+        config,
+        peer_config,
+        candidate_ip,
+        clock,
+        seed,
+        &stopping,
+        &link_overflowed,
+    );
     let viewers = match viewers {
         Ok(viewers) => viewers,
         Err(error) => {
@@ -230,7 +251,15 @@ pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
     joins::delete_all(&joined.sessions, config.token.as_deref(), &config.tls);
     let publisher_stats = finish_publisher(publisher)?;
     let measured = measured?;
-    report(config, outcomes?, joined, publisher_stats, measured)
+    let link_overflowed = link_overflowed.load(Ordering::Relaxed);
+    report(
+        config,
+        outcomes?,
+        joined,
+        publisher_stats,
+        measured,
+        link_overflowed,
+    )
 }
 
 fn validate(config: &BenchConfig) -> Result<(), DriverError> {
@@ -363,6 +392,7 @@ fn report(
     joined: JoinOutcome,
     publisher: LoopStats,
     measured: Measured,
+    link_overflowed: u64,
 ) -> Result<RunReport, DriverError> {
     let mut video = Summary::new();
     let mut audio = Summary::new();
@@ -396,5 +426,9 @@ fn report(
             workers_cpu: workers.steady_cpu,
             process_cpu_percent: measured.process_cpu_percent,
         },
+        link_delay: (!config.link_delay.is_zero()).then_some(LinkDelayUsage {
+            one_way: config.link_delay,
+            overflowed: link_overflowed,
+        }),
     })
 }

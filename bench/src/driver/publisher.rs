@@ -1,11 +1,12 @@
 //! The publisher thread: one WHIP session sending the media files in a loop, answering
 //! NACKs from its send cache and keyframe requests by jumping to the next keyframe, and
-//! stamping every packet with its send time. Any failure here ends the run.
+//! stamping every packet with its send time. Any failure here ends the run. With
+//! `--link-delay` its datagrams are held on the way out and in, like the viewers'.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use crate::whip_client::{ClientTls, delete_session, post_offer};
 use super::clock::CaptureClock;
 use super::codec_offer::offer_only;
 use super::joins::HTTP_TIMEOUT;
+use super::link_delay::LinkDelay;
 use super::net::{bind_like, wait_readable};
 use super::{BenchCodec, DriverError};
 
@@ -51,6 +53,9 @@ pub struct PublisherSetup {
     pub clock: CaptureClock,
     pub stopping: Arc<AtomicBool>,
     pub seed: u64,
+    /// `--link-delay`, each way; zero holds nothing.
+    pub link_delay: Duration,
+    pub link_overflowed: Arc<AtomicU64>,
 }
 
 /// Starts the publisher; `connected` gets a message once media flows. The thread ends its
@@ -100,7 +105,8 @@ fn run(setup: &PublisherSetup, connected: &Sender<()>) -> Result<LoopStats, Driv
                 audio,
                 setup.seed,
             )?;
-            Publisher::new(peer, socket, setup.clock)?.run(tracks, setup, connected)
+            let link = LinkDelay::new(setup.link_delay, setup.link_overflowed.clone());
+            Publisher::new(peer, socket, setup.clock, link)?.run(tracks, setup, connected)
         });
     // The server would end the session on its own once we fall silent.
     let _ended = delete_session(&negotiated.resource_url, token, HTTP_TIMEOUT, &setup.tls);
@@ -168,16 +174,23 @@ struct Publisher {
     socket: UdpSocket,
     clock: CaptureClock,
     buffer: Vec<u8>,
+    link: Option<LinkDelay<()>>,
 }
 
 impl Publisher {
-    fn new(peer: ClientPeer, socket: UdpSocket, clock: CaptureClock) -> io::Result<Self> {
+    fn new(
+        peer: ClientPeer,
+        socket: UdpSocket,
+        clock: CaptureClock,
+        link: Option<LinkDelay<()>>,
+    ) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
         Ok(Self {
             peer,
             socket,
             clock,
             buffer: vec![0; 2048],
+            link,
         })
     }
 
@@ -207,6 +220,7 @@ impl Publisher {
     fn turn(&mut self, mut media: Option<&mut MediaLoop>) -> Result<(), DriverError> {
         let now = Instant::now();
         self.receive(now)?;
+        let delayed_backlog = self.deliver_delayed(now);
         if self.peer.poll_timeout().is_some_and(|due| due <= now) {
             self.peer.handle_timeout(now);
         }
@@ -236,20 +250,19 @@ impl Publisher {
                 self.send_media(now, &packet);
             }
         }
-        while let Some((destination, datagram)) = self.peer.poll_transmit() {
-            // A datagram the kernel will not take is lost, as on any network; NACKs and
-            // retransmissions recover media, the peer retries handshakes.
-            let _sent = self.socket.send_to(&datagram, destination);
-        }
-        let deadline = [
+        self.send_transmits(now);
+        let next = [
             self.peer.poll_timeout(),
             media.and_then(|media| media.poll_timeout()),
-            Some(now + IDLE_WAIT),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(now);
+            self.link.as_ref().and_then(LinkDelay::next_release),
+        ];
+        let deadline = if delayed_backlog {
+            now
+        } else {
+            next.into_iter()
+                .flatten()
+                .fold(now + IDLE_WAIT, Instant::min)
+        };
         wait_readable(
             &self.socket,
             deadline.saturating_duration_since(Instant::now()),
@@ -257,12 +270,41 @@ impl Publisher {
         Ok(())
     }
 
+    /// Puts what the peer has to send on the socket, or on the link when it delays.
+    fn send_transmits(&mut self, now: Instant) {
+        while let Some((destination, datagram)) = self.peer.poll_transmit() {
+            match self.link.as_mut() {
+                Some(link) => link.hold_sent(now, (), destination, datagram),
+                None => send(&self.socket, &datagram, destination),
+            }
+        }
+        if let Some(link) = self.link.as_mut() {
+            while let Some(held) = link.release_sent(now) {
+                send(&self.socket, &held.bytes, held.address);
+            }
+        }
+    }
+
+    /// Hands the held received datagrams that are due to the peer; true when more are due
+    /// than one turn takes.
+    fn deliver_delayed(&mut self, now: Instant) -> bool {
+        let Some(link) = self.link.as_mut() else {
+            return false;
+        };
+        link.deliver_received(now, DATAGRAMS_PER_TURN, |(), source, datagram| {
+            self.peer.handle_receive(now, source, datagram);
+        })
+    }
+
     fn receive(&mut self, now: Instant) -> io::Result<()> {
         for _ in 0..DATAGRAMS_PER_TURN {
             match self.socket.recv_from(&mut self.buffer) {
                 Ok((length, source)) => {
                     let datagram = self.buffer.get(..length).unwrap_or_default();
-                    self.peer.handle_receive(now, source, datagram);
+                    match self.link.as_mut() {
+                        Some(link) => link.hold_received(now, (), source, datagram),
+                        None => self.peer.handle_receive(now, source, datagram),
+                    }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 // An ICMP error for an earlier send: that datagram was lost, nothing more.
@@ -281,6 +323,12 @@ impl Publisher {
             .peer
             .send_rtp(&packet.header, &packet.payload, Some(capture));
     }
+}
+
+/// A datagram the kernel will not take is lost, as on any network; NACKs and
+/// retransmissions recover media, the peer retries handshakes.
+fn send(socket: &UdpSocket, datagram: &[u8], destination: SocketAddr) {
+    let _sent = socket.send_to(datagram, destination);
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 //! thread, fire a bounded number of due timers, then let every viewer touched this turn
 //! account its packets and send its feedback, submit once, and sleep until the earliest
 //! deadline or a wake. The bounds keep a flood of packets from delaying NACK timers.
+//! With `--link-delay` the datagrams take a detour through the worker's `LinkDelay`:
+//! received ones reach their peer once due (a bounded batch a turn, like completions),
+//! sent ones join the send queue once due, and the sleep ends at the next release.
 //! Once a turn the worker publishes its live tally for the progress display, and at the
 //! steady window's ends it reads its own CPU clock.
 
@@ -13,7 +16,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,6 +24,7 @@ use std::time::{Duration, Instant};
 use crate::accounting::MeasurementWindow;
 
 use super::clock::CaptureClock;
+use super::link_delay::LinkDelay;
 use super::live::{WorkerCounters, WorkerTally};
 use super::ring::{Completion, ViewerRing};
 use super::timers::Timers;
@@ -30,6 +34,8 @@ use super::window_cpu::{WindowCpu, this_thread_cpu_time};
 
 const COMPLETIONS_PER_TURN: usize = 1024;
 const TIMERS_PER_TURN: usize = 512;
+/// Delayed received datagrams handed to their peers per turn.
+const DELAYED_PER_TURN: usize = 4096;
 const NEW_VIEWERS_PER_TURN: usize = 64;
 /// Sends in flight, so that they plus one receive per viewer fit the completion queue.
 const MAX_SENDS_IN_FLIGHT: usize = 1024;
@@ -51,6 +57,10 @@ pub struct WorkerSetup {
     pub capacity: usize,
     /// Where it publishes its tally for the progress display.
     pub counters: Arc<WorkerCounters>,
+    /// `--link-delay`: how long each datagram is held each way; zero holds nothing.
+    pub link_delay: Duration,
+    /// Where the link delay counts the datagrams it had no room for.
+    pub link_overflowed: Arc<AtomicU64>,
 }
 
 /// What one worker thread measured.
@@ -87,6 +97,7 @@ struct Worker {
     timers: Timers,
     touched: Vec<usize>,
     outbox: VecDeque<(usize, SocketAddr, Vec<u8>)>,
+    link: Option<LinkDelay<usize>>,
     completions: Vec<Completion>,
     tally: WorkerTally,
     steady_cpu: WindowCpu,
@@ -103,6 +114,7 @@ impl Worker {
             timers: Timers::default(),
             touched: Vec::new(),
             outbox: VecDeque::new(),
+            link: LinkDelay::new(setup.link_delay, setup.link_overflowed.clone()),
             completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
             tally: WorkerTally::default(),
             steady_cpu: WindowCpu::new(setup.window),
@@ -116,6 +128,7 @@ impl Worker {
             let now = Instant::now();
             self.steady_cpu.on_turn(now, this_thread_cpu_time);
             let backlog = self.handle_completions(now)?;
+            let delayed_backlog = self.deliver_delayed(now);
             self.take_new_viewers()?;
             self.fire_timers(now);
             self.process_touched(now)?;
@@ -123,9 +136,15 @@ impl Worker {
             if self.setup.stopping.load(Ordering::Acquire) {
                 break;
             }
-            let latest = now + IDLE_WAIT;
-            let deadline = self.timers.next().map_or(latest, |due| due.min(latest));
-            self.ring.submit_and_wait(backlog, deadline)?;
+            let deadline = [
+                self.timers.next(),
+                self.link.as_ref().and_then(LinkDelay::next_release),
+            ]
+            .into_iter()
+            .flatten()
+            .fold(now + IDLE_WAIT, Instant::min);
+            self.ring
+                .submit_and_wait(backlog || delayed_backlog, deadline)?;
         }
         let now = Instant::now();
         Ok(WorkerOutcome {
@@ -147,11 +166,18 @@ impl Worker {
                     };
                     if let Some(received) = self.ring.received(slot, result) {
                         for datagram in received.datagrams() {
-                            viewer.handle_datagram(now, received.source, datagram);
+                            match self.link.as_mut() {
+                                Some(link) => {
+                                    link.hold_received(now, slot, received.source, datagram);
+                                }
+                                None => viewer.handle_datagram(now, received.source, datagram),
+                            }
                         }
                     }
                     let fd = viewer.fd();
-                    touch(viewer, slot, &mut self.touched);
+                    if self.link.is_none() {
+                        touch(viewer, slot, &mut self.touched);
+                    }
                     self.ring.arm_recv(fd, slot)?;
                 }
                 // A failed send is a lost datagram, which the server's side of the
@@ -161,6 +187,20 @@ impl Worker {
             }
         }
         Ok(backlog)
+    }
+
+    /// Hands the held received datagrams that are due to their viewers; true when more
+    /// are due than one turn takes.
+    fn deliver_delayed(&mut self, now: Instant) -> bool {
+        let Some(link) = self.link.as_mut() else {
+            return false;
+        };
+        link.deliver_received(now, DELAYED_PER_TURN, |slot, source, datagram| {
+            if let Some(viewer) = self.viewers.get_mut(slot) {
+                viewer.handle_datagram(now, source, datagram);
+                touch(viewer, slot, &mut self.touched);
+            }
+        })
     }
 
     fn take_new_viewers(&mut self) -> io::Result<()> {
@@ -207,11 +247,20 @@ impl Worker {
             self.tally.on_session_change(viewer.counted_as, state);
             viewer.counted_as = state;
             while let Some((destination, datagram)) = viewer.poll_transmit() {
-                self.outbox.push_back((slot, destination, datagram));
+                match self.link.as_mut() {
+                    Some(link) => link.hold_sent(now, slot, destination, datagram),
+                    None => self.outbox.push_back((slot, destination, datagram)),
+                }
             }
             if let Some(deadline) = viewer.deadline() {
                 let at = deadline.max(now + RETRY_DELAY);
                 self.timers.schedule(slot, at, &mut viewer.scheduled);
+            }
+        }
+        if let Some(link) = self.link.as_mut() {
+            while let Some(held) = link.release_sent(now) {
+                self.outbox
+                    .push_back((held.owner, held.address, held.bytes));
             }
         }
         while self.ring.sends_in_flight() < MAX_SENDS_IN_FLIGHT {

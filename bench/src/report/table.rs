@@ -17,6 +17,12 @@ pub fn table(report: &RunReport) -> String {
         "\npublisher: {} packets NACKed, {} retransmitted, {} keyframe requests\n",
         publisher.nack_requests, publisher.retransmissions, publisher.keyframe_requests
     ));
+    if let Some(link) = json.link_delay {
+        out.push_str(&format!(
+            "link delay: {} ms each way (round trip +{} ms), {} datagrams dropped as overflow\n",
+            link.one_way_ms, link.round_trip_added_ms, link.overflowed
+        ));
+    }
     out.push_str(&server_lines(&json));
     out.push_str(&timer_probe_lines(&json));
     out.push_str(&bench_lines(&json.bench));

@@ -1,7 +1,7 @@
 //! The table and the JSON of a hand-built report whose every figure is known.
 
 use crate::accounting::{LatencyHistogram, ViewerStats};
-use crate::driver::BenchUsage;
+use crate::driver::{BenchUsage, LinkDelayUsage};
 use crate::media::LoopStats;
 use crate::server_metrics::ProbeWindow;
 use crate::server_usage::ServerUsage;
@@ -92,6 +92,7 @@ fn report(server: Vec<ServerUsage>) -> RunReport {
             workers_cpu: Some(Duration::from_secs(2)),
             process_cpu_percent: Some(30.0),
         },
+        link_delay: None,
     }
 }
 
@@ -246,6 +247,30 @@ fn the_json_holds_every_figure() {
     assert!(unmeasured["server_cpu_us_per_viewer_packet"].is_null());
     assert!(unmeasured["server_cpu_percent"].is_null());
     assert!(unmeasured["server_timer_probe"].is_null());
+    assert!(unmeasured["link_delay"].is_null());
+}
+
+#[test]
+fn a_link_delay_is_shown_with_its_overflow() {
+    let mut run = report(Vec::new());
+    run.link_delay = Some(LinkDelayUsage {
+        one_way: Duration::from_millis(20),
+        overflowed: 3,
+    });
+    let json = serde_json::to_value(ReportJson::from_report(&run)).unwrap();
+    assert_eq!(
+        json["link_delay"],
+        serde_json::json!({"one_way_ms": 20.0, "round_trip_added_ms": 40.0, "overflowed": 3})
+    );
+    let text = table(&run);
+    assert!(
+        text.contains(
+            "2 keyframe requests\n\
+             link delay: 20 ms each way (round trip +40 ms), 3 datagrams dropped as overflow\n"
+        ),
+        "{text}"
+    );
+    assert!(!table(&report(Vec::new())).contains("link delay"));
 }
 
 #[test]
