@@ -10,6 +10,7 @@ mod alloc_count;
 pub mod bwe;
 pub mod clock;
 pub mod codec;
+pub mod counter_hash;
 pub mod demux;
 pub mod dtls;
 pub mod egress;

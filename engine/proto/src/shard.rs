@@ -62,6 +62,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::clock::WallClock;
+use crate::counter_hash::CounterMap;
 use crate::demux::{DatagramKind, classify};
 use crate::dtls::{Certificate, DtlsConfig};
 use crate::egress::LayerSwitches;
@@ -171,7 +172,7 @@ pub struct ShardCounters {
 pub struct ShardCore {
     config: ShardConfig,
     rng: StdRng,
-    sessions: HashMap<SessionKey, Session>,
+    sessions: CounterMap<SessionKey, Session>,
     by_id: HashMap<String, SessionKey>,
     by_ufrag: HashMap<String, SessionKey>,
     by_address: HashMap<SocketAddr, SessionKey>,
@@ -203,7 +204,7 @@ impl ShardCore {
         Self {
             config,
             rng,
-            sessions: HashMap::new(),
+            sessions: CounterMap::default(),
             by_id: HashMap::new(),
             by_ufrag: HashMap::new(),
             by_address: HashMap::new(),

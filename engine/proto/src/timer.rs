@@ -16,20 +16,22 @@ pub use lateness::TimerLateness;
 pub use probe::TimerProbe;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::hash::Hash;
 use std::time::Instant;
 
+use crate::counter_hash::CounterMap;
+
 pub struct DeadlineTable<K> {
     heap: BinaryHeap<Reverse<(Instant, K)>>,
-    current: HashMap<K, Instant>,
+    current: CounterMap<K, Instant>,
 }
 
 impl<K: Copy + Eq + Hash + Ord> Default for DeadlineTable<K> {
     fn default() -> Self {
         Self {
             heap: BinaryHeap::new(),
-            current: HashMap::new(),
+            current: CounterMap::default(),
         }
     }
 }
