@@ -21,6 +21,8 @@ const ENGINE_START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How often the supervisor looks at its children between signals.
 const SUPERVISE_INTERVAL: Duration = Duration::from_millis(200);
+/// How long after a child's exit a signal to the whole group may still arrive here.
+const SIGNAL_GRACE: Duration = Duration::from_millis(200);
 
 pub fn run(args: &UpArgs) -> io::Result<ExitCode> {
     let signal = ShutdownSignal::install()?;
@@ -67,6 +69,15 @@ pub fn run(args: &UpArgs) -> io::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         if let Some(exited) = first_exited(&mut children) {
+            // Ctrl-C in a terminal signals the whole process group: a child may be gone before
+            // our own signal is seen. Then this is a stop, not a failure.
+            if signal.wait(Some(SIGNAL_GRACE)) {
+                tracing::info!(child = exited, "stopping");
+                children
+                    .iter_mut()
+                    .for_each(|(child, name)| stop(child, name));
+                return Ok(ExitCode::SUCCESS);
+            }
             tracing::error!(child = exited, "a child process exited; stopping the other");
             children
                 .iter_mut()
