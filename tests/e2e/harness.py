@@ -310,6 +310,26 @@ class Scenario:
         query = urllib.parse.urlencode({**params, "report": self.collector.report_url(report_name, host)})
         return f"http://{host}:{self.http_port}/{kind}/{stream}?{query}"
 
+    def veth_namespace(self, name, host_addr, inner_addr, inner_device):
+        """A network namespace joined to this one by a veth pair: `vhost` here at `host_addr`/24, `inner_device` in
+        it at `inner_addr`/24, loopback up. Returns the command prefix that runs a program inside it. The namespace
+        is held by a process of this test's PID namespace (no name under /run/netns), so it goes away with the
+        test."""
+        holder = self.spawn(f"{name}-namespace", ["unshare", "--net", "sleep", "infinity"])
+        inside = ("nsenter", "--target", str(holder.pid), "--net")
+        wait_for(lambda: subprocess.run([*inside, "true"]).returncode == 0 and
+                 os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"), 10,
+                 f"the {name} namespace")
+        for argv in (("ip", "link", "add", "vhost", "type", "veth", "peer", "name", inner_device),
+                     ("ip", "link", "set", inner_device, "netns", str(holder.pid)),
+                     ("ip", "addr", "add", f"{host_addr}/24", "dev", "vhost"),
+                     ("ip", "link", "set", "vhost", "up"),
+                     (*inside, "ip", "addr", "add", f"{inner_addr}/24", "dev", inner_device),
+                     (*inside, "ip", "link", "set", inner_device, "up"),
+                     (*inside, "ip", "link", "set", "lo", "up")):
+            subprocess.run(argv, check=True)
+        return inside
+
     def chromium(self, name, url, prefix=(), hosts=()):
         """A headless Chromium on `url`; `prefix` (e.g. an nsenter command) runs it elsewhere, `hosts` are the
         addresses besides loopback it may contact."""

@@ -11,11 +11,10 @@ loss is below 0.1% with no freeze longer than 500 ms, and the clean viewers lose
 that either. Audio is not checked behind the lossy link: like browsers, the bench does not NACK Opus."""
 
 import json
-import os
 import subprocess
 import sys
 
-from harness import BIN_DIR, Scenario, TestFailure, log, run, wait_for
+from harness import BIN_DIR, Scenario, TestFailure, log, run
 
 VIEWERS = 10
 STEADY = "60s"
@@ -26,26 +25,10 @@ UNRECOVERED_LIMIT_PERCENT = 0.1
 FREEZE_LIMIT_MS = 500
 
 
-def sh(*argv):
-    subprocess.run(argv, check=True)
-
-
 def build_lossy_link(scn):
-    """A network namespace on a veth pair; both ends drop LOSS_PER_MILLE of the UDP datagrams they send. Returns the
-    command prefix that runs a program inside it. The namespace is held by a process of this test's PID namespace
-    (no name under /run/netns), so it goes away with the test."""
-    holder = scn.spawn("lossy-namespace", ["unshare", "--net", "sleep", "infinity"])
-    inside = ("nsenter", "--target", str(holder.pid), "--net")
-    wait_for(lambda: subprocess.run([*inside, "true"]).returncode == 0 and
-             os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"), 10,
-             "the lossy namespace")
-    sh("ip", "link", "add", "vhost", "type", "veth", "peer", "name", "vlossy")
-    sh("ip", "link", "set", "vlossy", "netns", str(holder.pid))
-    sh("ip", "addr", "add", f"{HOST_ADDR}/24", "dev", "vhost")
-    sh("ip", "link", "set", "vhost", "up")
-    sh(*inside, "ip", "addr", "add", f"{LOSSY_ADDR}/24", "dev", "vlossy")
-    sh(*inside, "ip", "link", "set", "vlossy", "up")
-    sh(*inside, "ip", "link", "set", "lo", "up")
+    """A network namespace on a veth pair (see `Scenario.veth_namespace`) whose two ends drop LOSS_PER_MILLE of the
+    UDP datagrams they send. Returns the command prefix that runs a program inside it."""
+    inside = scn.veth_namespace("lossy", HOST_ADDR, LOSSY_ADDR, "vlossy")
     rules = ("table inet impair {{\n  chain out {{\n    type filter hook output priority 0;\n"
              "    oifname \"{}\" meta l4proto udp numgen random mod 1000 < {} counter drop\n  }}\n}}\n")
     for prefix, device in (((), "vhost"), (inside, "vlossy")):

@@ -10,13 +10,12 @@ PASS when, within the deadline, both viewers have decoded continuously over the 
 high layer (frame width at least 960, or the width of the publisher's 'f' layer) and B a lower one (no wider than
 the 'h' layer), and B's video arrives at under 400 kbit/s. /metrics families about layers are logged, not checked."""
 
-import os
 import socket
 import subprocess
 import sys
 import time
 
-from harness import Scenario, TestFailure, field, http, log, run, summary, wait_for
+from harness import Scenario, TestFailure, field, http, log, run, summary
 
 STREAM = "simulcast"
 HOST_ADDR, LIMITED_ADDR = "10.78.0.1", "10.78.0.2"
@@ -35,21 +34,9 @@ def sh(*argv):
 
 
 def build_limited_link(scn):
-    """A network namespace on a veth pair whose two ends each send at most 400 kbit/s. Returns the command prefix
-    that runs a program inside it. The namespace is held by a process of this test's PID namespace (no name under
-    /run/netns), so it goes away with the test."""
-    holder = scn.spawn("limited-namespace", ["unshare", "--net", "sleep", "infinity"])
-    inside = ("nsenter", "--target", str(holder.pid), "--net")
-    wait_for(lambda: subprocess.run([*inside, "true"]).returncode == 0 and
-             os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"), 10,
-             "the limited namespace")
-    sh("ip", "link", "add", "vhost", "type", "veth", "peer", "name", "vlimited")
-    sh("ip", "link", "set", "vlimited", "netns", str(holder.pid))
-    sh("ip", "addr", "add", f"{HOST_ADDR}/24", "dev", "vhost")
-    sh("ip", "link", "set", "vhost", "up")
-    sh(*inside, "ip", "addr", "add", f"{LIMITED_ADDR}/24", "dev", "vlimited")
-    sh(*inside, "ip", "link", "set", "vlimited", "up")
-    sh(*inside, "ip", "link", "set", "lo", "up")
+    """A network namespace on a veth pair (see `Scenario.veth_namespace`) whose two ends each send at most
+    400 kbit/s. Returns the command prefix that runs a program inside it."""
+    inside = scn.veth_namespace("limited", HOST_ADDR, LIMITED_ADDR, "vlimited")
     # vhost's egress carries the media to the viewer, the direction that matters; vlimited's carries its feedback.
     sh("tc", "qdisc", "add", "dev", "vhost", "root", *TBF)
     sh(*inside, "tc", "qdisc", "add", "dev", "vlimited", "root", *TBF)

@@ -1,5 +1,5 @@
 use super::*;
-use crate::rtcp::{PacketReport, RtcpPacket, TransportCcFeedback, iter_compound};
+use crate::rtcp::{RtcpPacket, TransportCcFeedback, iter_compound};
 use crate::rtp::{RtpHeader, write_rtp};
 
 const ID: u8 = 3;
@@ -40,19 +40,7 @@ fn decode(plain: &[u8]) -> (u8, Statuses) {
     };
     assert_eq!((sender_ssrc, media_ssrc), (7, 0x1234));
     let feedback = TransportCcFeedback::parse(fci).unwrap();
-    let mut time = i64::from(feedback.reference_time) * crate::rtcp::REFERENCE_UNIT_US;
-    let mut statuses = Vec::new();
-    for report in feedback.reports() {
-        match report {
-            PacketReport::Received { seq, delta_us } => {
-                time += delta_us;
-                statuses.push((seq, Some(time)));
-            }
-            PacketReport::Lost { first_seq, count } => {
-                statuses.extend((0..count).map(|i| (first_seq.wrapping_add(i), None)));
-            }
-        }
-    }
+    let statuses = feedback.statuses();
     (feedback.feedback_count, statuses)
 }
 

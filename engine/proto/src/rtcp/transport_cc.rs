@@ -239,6 +239,30 @@ impl Iterator for Reports<'_> {
     }
 }
 
+/// Every packet a feedback reports, in order: its sequence number and its arrival time in µs
+/// (the reference time, sign-extended from 24 bits, plus the deltas), or None when lost. What
+/// tests compare a feedback against.
+#[cfg(test)]
+impl TransportCcFeedback<'_> {
+    pub(crate) fn statuses(&self) -> Vec<(u16, Option<i64>)> {
+        let reference = (i64::from(self.reference_time) << 40) >> 40;
+        let mut time = reference * REFERENCE_UNIT_US;
+        let mut statuses = Vec::new();
+        for report in self.reports() {
+            match report {
+                PacketReport::Received { seq, delta_us } => {
+                    time += delta_us;
+                    statuses.push((seq, Some(time)));
+                }
+                PacketReport::Lost { first_seq, count } => {
+                    statuses.extend((0..count).map(|i| (first_seq.wrapping_add(i), None)));
+                }
+            }
+        }
+        statuses
+    }
+}
+
 #[cfg(test)]
 #[path = "transport_cc_tests.rs"]
 mod tests;

@@ -2,7 +2,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
-use crate::rtcp::{PacketReport, RtcpPacket, TransportCcFeedback, iter_compound};
+use crate::rtcp::{RtcpPacket, TransportCcFeedback, iter_compound};
 
 const HEADER: TransportCcHeader = TransportCcHeader {
     sender_ssrc: 1,
@@ -35,21 +35,7 @@ fn read_back(packet: &[u8]) -> ReadBack {
     assert!(all.next().is_none(), "one packet at a time");
     assert_eq!((sender_ssrc, media_ssrc), (1, 2));
     let feedback = TransportCcFeedback::parse(fci).unwrap();
-    // Sign-extends the 24-bit reference time.
-    let reference = (i64::from(feedback.reference_time) << 40) >> 40;
-    let mut time = reference * REFERENCE_UNIT_US;
-    let mut statuses = Vec::new();
-    for report in feedback.reports() {
-        match report {
-            PacketReport::Received { seq, delta_us } => {
-                time += delta_us;
-                statuses.push((seq, Some(time)));
-            }
-            PacketReport::Lost { first_seq, count } => {
-                statuses.extend((0..count).map(|i| (first_seq.wrapping_add(i), None)));
-            }
-        }
-    }
+    let statuses = feedback.statuses();
     assert_eq!(statuses.len(), usize::from(feedback.status_count));
     ReadBack {
         statuses,

@@ -1,6 +1,8 @@
 //! A session's RTCP: reports we send every interval, feedback we receive, and keyframe
 //! requests in both directions.
 
+use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use tracing::{debug, trace};
@@ -13,6 +15,7 @@ use crate::rtcp::{
     write_receiver_report, write_sdes_cname, write_sender_report,
 };
 use crate::shard::Transmit;
+use crate::srtp::SrtpSession;
 
 /// The CNAME in our reports to publishers (viewers get the one in their SDP answer).
 const RECEIVER_CNAME: &str = "shardcast";
@@ -218,17 +221,12 @@ impl Session {
     }
 
     fn send_rtcp(&mut self, plain: &[u8]) {
-        let (Some(destination), Some(srtp)) = (self.ice.selected(), self.srtp.as_mut()) else {
-            return;
-        };
-        let mut contents = Vec::with_capacity(plain.len() + 32);
-        if srtp.protect_rtcp(plain, &mut contents).is_ok() {
-            self.transmits.push_back(Transmit {
-                destination,
-                source: None,
-                contents,
-            });
-        }
+        queue_rtcp(
+            self.ice.selected(),
+            self.srtp.as_mut(),
+            &mut self.transmits,
+            plain,
+        );
     }
 
     /// Media timers: a publisher's folded keyframe request, NACKs and transport-wide
@@ -292,5 +290,27 @@ impl Session {
             .flatten()
             .min(),
         }
+    }
+}
+
+/// Encrypts the RTCP packet `plain` and queues it for `destination`; nothing goes out before
+/// ICE has selected an address and SRTP is keyed. Takes the session's parts rather than the
+/// session, so a caller may hold a borrow of its media meanwhile.
+pub(super) fn queue_rtcp(
+    destination: Option<SocketAddr>,
+    srtp: Option<&mut SrtpSession>,
+    transmits: &mut VecDeque<Transmit>,
+    plain: &[u8],
+) {
+    let (Some(destination), Some(srtp)) = (destination, srtp) else {
+        return;
+    };
+    let mut contents = Vec::with_capacity(plain.len() + 32);
+    if srtp.protect_rtcp(plain, &mut contents).is_ok() {
+        transmits.push_back(Transmit {
+            destination,
+            source: None,
+            contents,
+        });
     }
 }

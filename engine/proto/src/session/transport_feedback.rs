@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
+use super::feedback::queue_rtcp;
 use super::{Session, SessionMedia};
 use crate::rtp::RtpPacket;
-use crate::shard::Transmit;
 
 impl Session {
     /// Notes the arrival of a publisher's decrypted packet `plain` at `now`.
@@ -30,17 +30,7 @@ impl Session {
         };
         let destination = self.ice.selected();
         while let Some(plain) = arrivals.poll_feedback(now, publisher.local_ssrc) {
-            let (Some(destination), Some(srtp)) = (destination, self.srtp.as_mut()) else {
-                continue;
-            };
-            let mut contents = Vec::with_capacity(plain.len() + 32);
-            if srtp.protect_rtcp(plain, &mut contents).is_ok() {
-                self.transmits.push_back(Transmit {
-                    destination,
-                    source: None,
-                    contents,
-                });
-            }
+            queue_rtcp(destination, self.srtp.as_mut(), &mut self.transmits, plain);
         }
     }
 

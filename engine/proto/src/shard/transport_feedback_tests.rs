@@ -12,7 +12,7 @@ use shardcast_control::Role;
 use super::sim_net::{Net, vp8};
 use super::sim_peer::{TRANSPORT_CC_ID, transport_cc_sections};
 use crate::ingress::arrival_feedback::FEEDBACK_INTERVAL;
-use crate::rtcp::{PacketReport, REFERENCE_UNIT_US, TransportCcFeedback};
+use crate::rtcp::TransportCcFeedback;
 use crate::rtp::RtpHeader;
 
 const VIDEO_SSRC: u32 = 0x1111;
@@ -28,19 +28,7 @@ struct Received {
 
 fn read(at: Instant, fci: &[u8]) -> Received {
     let feedback = TransportCcFeedback::parse(fci).unwrap();
-    let mut time = i64::from(feedback.reference_time) * REFERENCE_UNIT_US;
-    let mut statuses = Vec::new();
-    for report in feedback.reports() {
-        match report {
-            PacketReport::Received { seq, delta_us } => {
-                time += delta_us;
-                statuses.push((seq, Some(time)));
-            }
-            PacketReport::Lost { first_seq, count } => {
-                statuses.extend((0..count).map(|i| (first_seq.wrapping_add(i), None)));
-            }
-        }
-    }
+    let statuses = feedback.statuses();
     Received {
         at,
         count: feedback.feedback_count,
