@@ -1,7 +1,7 @@
 //! The per-viewer work of the engine's fan-out, done with the engine's own code: egress
 //! rewrites the publisher's packet for the viewer (SSRC, payload type, sequence number,
-//! timestamp, extension IDs) into a scratch buffer, then the viewer's SRTP session encrypts it
-//! into the send buffer, as `Session::prepare_media` and `protect_prepared_onto` do.
+//! timestamp, extension IDs) straight into the send buffer, and the viewer's SRTP session
+//! encrypts it there, as `Session::write_media_onto` does.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,9 +20,6 @@ use super::stream::{AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE};
 /// offers it, as browsers and the bench's viewers do.
 const PROFILE: SrtpProfile = SrtpProfile::AeadAes256Gcm;
 
-/// The largest plain RTP packet egress may write.
-const MAX_RTP: usize = 1500;
-
 struct Viewer {
     destination: SocketAddr,
     egress: ViewerEgress,
@@ -31,8 +28,6 @@ struct Viewer {
 
 pub struct Viewers {
     viewers: Vec<Viewer>,
-    /// Where egress writes before SRTP copies the packet into the send buffer.
-    plaintext: Box<[u8; MAX_RTP]>,
 }
 
 impl Viewers {
@@ -57,10 +52,7 @@ impl Viewers {
                 })
             })
             .collect::<Result<_, SrtpError>>()?;
-        Ok(Self {
-            viewers,
-            plaintext: Box::new([0; MAX_RTP]),
-        })
+        Ok(Self { viewers })
     }
 
     pub fn len(&self) -> usize {
@@ -71,8 +63,8 @@ impl Viewers {
         self.viewers.get(viewer).map(|v| v.destination)
     }
 
-    /// Writes `packet` for `viewer` into `out` as an SRTP datagram. False when the viewer
-    /// takes nothing (video before its first keyframe) or SRTP refuses the packet.
+    /// Writes `packet` for `viewer` into `out` (cleared first) as an SRTP datagram. False when
+    /// the viewer takes nothing (video before its first keyframe) or SRTP refuses the packet.
     pub fn write(
         &mut self,
         viewer: usize,
@@ -83,10 +75,9 @@ impl Viewers {
         let Some(viewer) = self.viewers.get_mut(viewer) else {
             return false;
         };
-        match viewer.egress.write(now, packet, &mut self.plaintext[..]) {
-            EgressOutcome::Written(len) => {
-                viewer.srtp.protect_rtp(&self.plaintext[..len], out).is_ok()
-            }
+        out.clear();
+        match viewer.egress.write(now, packet, out) {
+            EgressOutcome::Written(_) => viewer.srtp.protect_rtp_tail(out, 0).is_ok(),
             _ => false,
         }
     }

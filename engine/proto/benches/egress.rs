@@ -112,7 +112,7 @@ fn viewer_egress_write(c: &mut Criterion) {
     ] {
         let mut packet = publisher_packet(kind, payload_len, now);
         let mut egress = ViewerEgress::new(&viewer_sections(), &[0xa0, 0xb0], 500, 7000);
-        let mut out = [0u8; 1500];
+        let mut out = Vec::with_capacity(1500);
         let first = egress.write(now, &packet, &mut out);
         assert!(matches!(first, EgressOutcome::Written(_)), "{first:?}");
         group.throughput(Throughput::Bytes(payload_len as u64));
@@ -121,6 +121,7 @@ fn viewer_egress_write(c: &mut Criterion) {
                 let layout = &mut packet.layout;
                 layout.sequence_number = layout.sequence_number.wrapping_add(1);
                 layout.timestamp = layout.timestamp.wrapping_add(3000);
+                out.clear();
                 egress.write(now, black_box(&packet), &mut out)
             });
         });

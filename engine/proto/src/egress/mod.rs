@@ -118,8 +118,13 @@ impl ViewerEgress {
                 .is_some_and(|track| track.skips_layer(origin.layer))
     }
 
-    /// Rewrites `packet` for this viewer into `out`.
-    pub fn write(&mut self, now: Instant, packet: &MediaPacket, out: &mut [u8]) -> EgressOutcome {
+    /// Rewrites `packet` for this viewer onto the end of `out`.
+    pub fn write(
+        &mut self,
+        now: Instant,
+        packet: &MediaPacket,
+        out: &mut Vec<u8>,
+    ) -> EgressOutcome {
         let origin = &packet.origin;
         if origin.kind == MediaKind::Video && self.next_choice.is_none_or(|at| now >= at) {
             self.choose_layer(now, &origin.layers);

@@ -59,7 +59,7 @@ fn offer(
     now: Instant,
 ) -> Result<u16, EgressOutcome> {
     cache.insert(packet);
-    let mut out = [0u8; 1500];
+    let mut out = Vec::new();
     match egress.write(now, packet, &mut out) {
         EgressOutcome::Written(len) => Ok(RtpPacket::parse(&out[..len]).unwrap().sequence_number()),
         other => Err(other),

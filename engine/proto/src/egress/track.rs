@@ -19,7 +19,7 @@ use super::vp8_rewrite::PictureRewriter;
 use crate::clock::{WallClock, ntp_add_ticks};
 use crate::media::{MAX_FORWARDED_EXTENSIONS, MediaPacket};
 use crate::router::SenderClock;
-use crate::rtp::{ExtensionKind, ExtensionMap, RtpHeader, write_rtp};
+use crate::rtp::{ExtensionKind, ExtensionMap, RtpHeader, write_rtp, write_rtp_onto};
 
 /// The `a=rtcp-fb` value that asks for transport-wide congestion control feedback.
 const TRANSPORT_CC_FEEDBACK: &str = "transport-cc";
@@ -186,14 +186,14 @@ impl EgressTrack {
         self.clock = Some(clock);
     }
 
-    /// Writes `packet` for this viewer into `out`, with `transport_seq` when the track
-    /// [`Self::carries_transport_seq`].
+    /// Writes `packet` for this viewer onto the end of `out`, with `transport_seq` when the
+    /// track [`Self::carries_transport_seq`]. `out` is as it was unless the packet is written.
     pub fn write(
         &mut self,
         now: Instant,
         packet: &MediaPacket,
         transport_seq: u16,
-        out: &mut [u8],
+        out: &mut Vec<u8>,
     ) -> EgressOutcome {
         let origin = &packet.origin;
         let Some(&(_, payload_type)) = self.payload_types.iter().find(|(c, _)| *c == origin.codec)
@@ -241,13 +241,14 @@ impl EgressTrack {
             timestamp,
             ssrc: self.ssrc,
         };
-        match write_rtp(out, &header, &extensions[..count], packet.payload()) {
+        match write_rtp_onto(out, &header, &extensions[..count], packet.payload()) {
             Ok(len) => {
                 if origin.codec == CodecName::Vp8 {
                     if rewritten.started {
                         self.pictures.start_mapping(packet.payload());
                     }
-                    let payload = &mut out[len - packet.payload().len()..len];
+                    let payload_start = out.len() - packet.payload().len();
+                    let payload = &mut out[payload_start..];
                     self.pictures
                         .rewrite(payload, Mapping::Current, rewritten.newest);
                 }

@@ -11,7 +11,7 @@ mod write;
 pub use extension::{ExtensionKind, ExtensionMap};
 pub use packet::{ExtensionIter, RtpPacket};
 pub use sequence::{SequenceUnwrapper, TimestampUnwrapper};
-pub use write::{RtpHeader, rewrite_header_in_place, write_rtp};
+pub use write::{RtpHeader, pad_rtp_onto, rewrite_header_in_place, write_rtp, write_rtp_onto};
 
 /// The fixed part of every RTP header.
 pub const FIXED_HEADER_LEN: usize = 12;

@@ -2,6 +2,9 @@
 
 use super::{FIXED_HEADER_LEN, ONE_BYTE_PROFILE, RtpError, TWO_BYTE_PROFILE};
 
+/// The P bit of an RTP header's first byte.
+const PADDING_BIT: u8 = 0x20;
+
 /// The fields of an RTP header we set when sending (no CSRCs, no padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtpHeader {
@@ -22,71 +25,135 @@ pub fn write_rtp(
     extensions: &[(u8, &[u8])],
     payload: &[u8],
 ) -> Result<usize, RtpError> {
-    let one_byte = extensions
-        .iter()
-        .all(|&(id, value)| (1..=14).contains(&id) && (1..=16).contains(&value.len()));
-    for &(id, value) in extensions {
-        if id == 0 || value.len() > usize::from(u8::MAX) {
-            return Err(RtpError::InvalidExtension {
-                id,
-                len: value.len(),
-            });
-        }
-    }
-    let element_overhead = if one_byte { 1 } else { 2 };
-    let elements_len: usize = extensions
-        .iter()
-        .map(|(_, value)| element_overhead + value.len())
-        .sum();
-    let block_len = elements_len.div_ceil(4) * 4;
-    let block_words = u16::try_from(block_len / 4).map_err(|_| RtpError::ExtensionsTooLong)?;
-    let extension_len = if extensions.is_empty() {
-        0
-    } else {
-        4 + block_len
-    };
-
-    let total = FIXED_HEADER_LEN + extension_len + payload.len();
+    let layout = HeaderLayout::of(extensions)?;
+    let total = layout.len() + payload.len();
     let available = out.len();
     let out = out.get_mut(..total).ok_or(RtpError::BufferTooSmall {
         needed: total,
         available,
     })?;
+    let (head, payload_out) = out.split_at_mut(layout.len());
+    layout.write(head, header, extensions);
+    payload_out.copy_from_slice(payload);
+    Ok(total)
+}
 
-    let (fixed, rest) = out.split_at_mut(FIXED_HEADER_LEN);
-    let extension_bit = if extensions.is_empty() { 0 } else { 0x10 };
-    fixed[0] = 0x80 | extension_bit;
-    fixed[1] = if header.marker { 0x80 } else { 0 } | (header.payload_type & 0x7f);
-    fixed[2..4].copy_from_slice(&header.sequence_number.to_be_bytes());
-    fixed[4..8].copy_from_slice(&header.timestamp.to_be_bytes());
-    fixed[8..12].copy_from_slice(&header.ssrc.to_be_bytes());
+/// Appends a full RTP packet to `out`, after what it holds, and returns its length: the
+/// payload is copied once, straight to where it will be sent from. Extensions as in
+/// [`write_rtp`]; on an error `out` is as it was.
+pub fn write_rtp_onto(
+    out: &mut Vec<u8>,
+    header: &RtpHeader,
+    extensions: &[(u8, &[u8])],
+    payload: &[u8],
+) -> Result<usize, RtpError> {
+    let layout = HeaderLayout::of(extensions)?;
+    let start = out.len();
+    out.resize(start + layout.len(), 0);
+    layout.write(&mut out[start..], header, extensions);
+    out.extend_from_slice(payload);
+    Ok(out.len() - start)
+}
 
-    let (block, payload_out) = rest.split_at_mut(extension_len);
-    if !extensions.is_empty() {
-        let profile = if one_byte {
+/// Pads the plain RTP packet that fills `out` from `start` with `padding` bytes: the P bit,
+/// then zeros and a last byte counting them all (RFC 3550 section 5.1). Receivers drop them
+/// with the header; a run of datagrams for one UDP GSO send needs them all one size. Zero
+/// adds nothing.
+pub fn pad_rtp_onto(out: &mut Vec<u8>, start: usize, padding: u8) {
+    let Some(first) = out.get_mut(start).filter(|_| padding > 0) else {
+        return;
+    };
+    *first |= PADDING_BIT;
+    out.resize(out.len() + usize::from(padding) - 1, 0);
+    out.push(padding);
+}
+
+/// The shape of a header with a given set of extensions, worked out before anything is
+/// written.
+struct HeaderLayout {
+    one_byte: bool,
+    /// The extension block after its 4-byte header, padded to whole words.
+    block_len: usize,
+    block_words: u16,
+    has_extensions: bool,
+}
+
+impl HeaderLayout {
+    fn of(extensions: &[(u8, &[u8])]) -> Result<Self, RtpError> {
+        let one_byte = extensions
+            .iter()
+            .all(|&(id, value)| (1..=14).contains(&id) && (1..=16).contains(&value.len()));
+        for &(id, value) in extensions {
+            if id == 0 || value.len() > usize::from(u8::MAX) {
+                return Err(RtpError::InvalidExtension {
+                    id,
+                    len: value.len(),
+                });
+            }
+        }
+        let element_overhead = if one_byte { 1 } else { 2 };
+        let elements_len: usize = extensions
+            .iter()
+            .map(|(_, value)| element_overhead + value.len())
+            .sum();
+        let block_len = elements_len.div_ceil(4) * 4;
+        let block_words = u16::try_from(block_len / 4).map_err(|_| RtpError::ExtensionsTooLong)?;
+        Ok(Self {
+            one_byte,
+            block_len,
+            block_words,
+            has_extensions: !extensions.is_empty(),
+        })
+    }
+
+    /// Fixed header and extension block, without the payload.
+    fn len(&self) -> usize {
+        FIXED_HEADER_LEN + self.extension_len()
+    }
+
+    fn extension_len(&self) -> usize {
+        if self.has_extensions {
+            4 + self.block_len
+        } else {
+            0
+        }
+    }
+
+    /// Writes the header into `out`, exactly [`Self::len`] bytes long.
+    fn write(&self, out: &mut [u8], header: &RtpHeader, extensions: &[(u8, &[u8])]) {
+        let (fixed, block) = out.split_at_mut(FIXED_HEADER_LEN);
+        let extension_bit = if self.has_extensions { 0x10 } else { 0 };
+        fixed[0] = 0x80 | extension_bit;
+        fixed[1] = if header.marker { 0x80 } else { 0 } | (header.payload_type & 0x7f);
+        fixed[2..4].copy_from_slice(&header.sequence_number.to_be_bytes());
+        fixed[4..8].copy_from_slice(&header.timestamp.to_be_bytes());
+        fixed[8..12].copy_from_slice(&header.ssrc.to_be_bytes());
+        if !self.has_extensions {
+            return;
+        }
+        let profile = if self.one_byte {
             ONE_BYTE_PROFILE
         } else {
             TWO_BYTE_PROFILE
         };
         block[0..2].copy_from_slice(&profile.to_be_bytes());
-        block[2..4].copy_from_slice(&block_words.to_be_bytes());
+        block[2..4].copy_from_slice(&self.block_words.to_be_bytes());
         let mut at = 4;
         for &(id, value) in extensions {
-            // Lengths were checked above: value.len() <= 16 (one-byte) or <= 255 (two-byte).
-            if one_byte {
+            // Lengths were checked in `of`: value.len() <= 16 (one-byte) or <= 255 (two-byte).
+            if self.one_byte {
                 block[at] = (id << 4) | (value.len() - 1) as u8;
+                at += 1;
             } else {
                 block[at] = id;
                 block[at + 1] = value.len() as u8;
+                at += 2;
             }
-            at += element_overhead;
             block[at..at + value.len()].copy_from_slice(value);
             at += value.len();
         }
         block[at..].fill(0);
     }
-    payload_out.copy_from_slice(payload);
-    Ok(total)
 }
 
 /// Rewrites payload type, sequence number, timestamp and SSRC of the RTP packet in `buf`,
@@ -184,6 +251,45 @@ mod tests {
                 available: 15
             })
         );
+    }
+
+    #[test]
+    fn appends_the_same_packet_after_what_the_buffer_holds() {
+        let extensions: [(u8, &[u8]); 2] = [(3, b"ab"), (15, b"c")];
+        let mut alone = [0u8; 64];
+        let len = write_rtp(&mut alone, &HEADER, &extensions, b"payload").unwrap();
+        let mut out = b"earlier".to_vec();
+        assert_eq!(
+            write_rtp_onto(&mut out, &HEADER, &extensions, b"payload"),
+            Ok(len)
+        );
+        assert_eq!(&out[..7], b"earlier");
+        assert_eq!(&out[7..], &alone[..len]);
+
+        assert_eq!(
+            write_rtp_onto(&mut out, &HEADER, &[(0, b"a")], b"payload"),
+            Err(RtpError::InvalidExtension { id: 0, len: 1 })
+        );
+        assert_eq!(out.len(), 7 + len);
+    }
+
+    #[test]
+    fn padding_is_read_back_as_padding() {
+        let mut out = b"run".to_vec();
+        let len = write_rtp_onto(&mut out, &HEADER, &[(5, b"mid")], b"data").unwrap();
+        pad_rtp_onto(&mut out, 3, 0);
+        assert_eq!(out.len(), 3 + len);
+        pad_rtp_onto(&mut out, 3, 5);
+        assert_eq!(out.len(), 3 + len + 5);
+        assert_eq!(&out[out.len() - 5..], &[0, 0, 0, 0, 5]);
+        let packet = RtpPacket::parse(&out[3..]).unwrap();
+        assert_eq!(packet.payload(), b"data");
+        assert_eq!(packet.extension(5), Some(&b"mid"[..]));
+        assert!(packet.marker());
+
+        let mut empty = Vec::new();
+        pad_rtp_onto(&mut empty, 0, 4);
+        assert!(empty.is_empty());
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! Input arrives through `handle_receive` (one datagram, already known to be this
 //! session's) and `handle_timeout`; the session answers through `poll_transmit` and
 //! reports what the shard must act on through `poll_event`. A viewer's media goes out when the
-//! shard's fan-out gets to it: `prepare_media` rewrites it and says how long it will be, then
-//! `protect_prepared_onto` encrypts it straight onto the end of the caller's buffer.
+//! shard's fan-out gets to it: `write_media_onto` rewrites it straight onto the end of the
+//! caller's send buffer and encrypts it there.
 
 mod feedback;
 #[cfg(test)]
@@ -23,7 +23,6 @@ use shardcast_control::{LayerPreference, Role, SessionRequest};
 use tracing::{debug, info};
 
 pub use media::{DEFAULT_KEYFRAME_INTERVAL, SessionMedia};
-pub use rtp::PreparedMedia;
 
 use crate::clock::WallClock;
 use crate::demux::{DatagramKind, classify, is_rtcp};
@@ -99,7 +98,7 @@ pub struct Session {
     closed: bool,
     drops: SessionDrops,
     wall_clock: WallClock,
-    /// Reused for each outgoing packet before encryption.
+    /// Reused for each retransmission before encryption.
     plaintext: Vec<u8>,
 }
 

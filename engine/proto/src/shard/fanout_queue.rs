@@ -72,6 +72,11 @@ impl FanoutQueue {
         self.jobs.get_mut(index)
     }
 
+    /// The jobs from the front.
+    pub fn iter(&self) -> impl Iterator<Item = &FanoutJob> {
+        self.jobs.iter()
+    }
+
     pub fn pop_front(&mut self) -> Option<FanoutJob> {
         self.jobs.pop_front()
     }

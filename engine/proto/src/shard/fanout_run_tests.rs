@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use shardcast_control::{Role, SessionAnswer};
 
 use super::fanout_tests::{delete, watched_shard};
+use super::fanout_write::RunShape;
 use super::sim_net::{Net, vp8};
 use super::{RunLimits, TransmitMeta};
 use crate::rtp::RtpHeader;
@@ -284,11 +285,84 @@ fn a_copy_longer_than_its_run_allows_waits_and_goes_out_next_on_its_own() {
     assert!(net.shards[0].has_pending_transmits());
     let leftover = deliver_run(&mut net, GSO, &mut buffer).unwrap();
     assert_eq!(leftover.destination, first.destination);
-    assert_eq!(leftover.sizes, [first.sizes[0] + 10]);
+    // Packet 2 arrived 6 bytes shorter than packet 1, so it was padded by 6 to share its run.
+    assert_eq!(leftover.sizes, [first.sizes[0] + 10 + 6]);
 
     drain_runs(&mut net, GSO);
     for (peer, answer) in &viewers {
         assert_video(&net, *peer, answer, 3);
     }
     assert!(!net.shards[0].has_pending_transmits());
+}
+
+#[test]
+fn packets_a_byte_apart_share_one_run_padded_to_the_longest() {
+    // Packetizers that split evenly put the longer packets first (ours) or last.
+    for (sizes, longer_last) in [
+        (vec![1_001, 1_001, 1_000, 1_000, 1_000], false),
+        (vec![1_000, 1_000, 1_001], true),
+    ] {
+        let (mut net, viewers) = watched_shard(2);
+        for (seq, &size) in (1..).zip(&sizes) {
+            receive_video(&mut net, seq, size);
+        }
+        let sent = drain_runs(&mut net, GSO);
+        for (peer, answer) in &viewers {
+            let runs = runs_to(&net, &sent, *peer);
+            assert_eq!(runs.len(), 1, "{sizes:?}: {runs:?}");
+            let run = &runs[0];
+            assert_eq!(run.len(), sizes.len());
+            // Only the last datagram may be shorter, and it is not padded.
+            assert!(
+                run[..run.len() - 1].iter().all(|&size| size == run[0]),
+                "{run:?}"
+            );
+            assert_eq!(run[0] - run[run.len() - 1], usize::from(!longer_last));
+            assert_video(&net, *peer, answer, sizes.len());
+            // Receivers drop the padding with the header: payloads arrive as sent (after the
+            // keyframe the viewer started with).
+            let video = answer.media[1].ssrc;
+            let payloads: Vec<_> = net.peers[*peer]
+                .received
+                .iter()
+                .filter(|p| Some(p.0) == video)
+                .skip(1)
+                .map(|p| p.4.len())
+                .collect();
+            assert_eq!(payloads, sizes, "viewer {peer}");
+        }
+    }
+}
+
+#[test]
+fn a_run_pads_little_and_ends_at_a_much_shorter_or_longer_packet() {
+    let shape = |lens: &[usize]| {
+        let mut shape = RunShape::default();
+        for &len in lens {
+            if !shape.admit(len) {
+                break;
+            }
+        }
+        shape
+    };
+    // Within the padding limit: every packet but the last is padded to the longest.
+    let even = shape(&[1_000, 1_001, 999, 1_001]);
+    assert_eq!((even.packets, even.padded_len), (4, 1_001));
+    assert_eq!(
+        [
+            even.padding(0, 1_000),
+            even.padding(2, 999),
+            even.padding(3, 1_000)
+        ],
+        [1, 2, 0]
+    );
+    // A much shorter packet is the last one taken; a much longer one is left for the next run.
+    let tail = shape(&[1_000, 1_000, 300, 1_000]);
+    assert_eq!((tail.packets, tail.padded_len), (3, 1_000));
+    let longer = shape(&[1_000, 1_020, 1_100]);
+    assert_eq!((longer.packets, longer.padded_len), (2, 1_020));
+    // Growth is bounded by the shortest packet taken, so nothing is padded by more than 32.
+    let creeping = shape(&[1_000, 1_030, 1_060]);
+    assert_eq!((creeping.packets, creeping.padded_len), (2, 1_030));
+    assert_eq!(creeping.padding(0, 1_000), 30);
 }

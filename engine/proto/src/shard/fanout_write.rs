@@ -4,11 +4,14 @@
 //! A run takes consecutive jobs of one stream whose cursors stand at the same viewer (the
 //! packets of a frame, queued together and walked together), writes each one's packet for
 //! that viewer back to back and moves each cursor on. UDP GSO cuts a run into datagrams of
-//! one size, the last one alone allowed to be shorter, so a run ends at the first packet that
-//! is shorter than the first, and stops before a job whose packet arrived longer than the
-//! first one's (it leads the next run instead). A viewer's copy can still come out longer
-//! than its packet promised (it forwards other header extensions): it is already encrypted
-//! by then, so it waits in the leftover buffer and goes out on its own at the next poll.
+//! one size, the last one alone allowed to be shorter. Packetizers split a frame into nearly
+//! equal packets (libwebrtc's differ by a byte), so packets a few bytes short of the run's
+//! longest get RTP padding up to it ([`RunShape`]): a byte or two on the wire instead of a
+//! second send. A run ends at a packet shorter than that, and stops before a job whose packet
+//! is longer (it leads the next run instead). Each viewer's copy is written and encrypted
+//! straight onto the end of the run. It can still come out longer than its packet promised
+//! (it forwards other header extensions): then it moves to the leftover buffer and goes out
+//! on its own at the next poll.
 
 use std::sync::Arc;
 
@@ -38,14 +41,52 @@ impl Leftover {
     }
 }
 
+/// The most RTP padding a packet gets to match the others of its run: enough for the byte
+/// or two between a packetizer's nearly equal packets, little enough that a much shorter
+/// packet (a frame's short tail, audio) ends the run rather than grows.
+const MAX_RUN_PADDING: usize = 32;
+
 /// The run being written: where it goes, and the size its datagrams share.
 struct Run {
     meta: TransmitMeta,
     segment_size: usize,
     segments: usize,
-    /// The length of the first written job's packet as it arrived: the jobs after it in
-    /// the run are expected to come out no longer when their packets are no longer.
-    first_rtp_len: usize,
+}
+
+/// The packets a run will take for one viewer, worked out from their lengths as they arrived
+/// before any is written: how many, and the length all but the last are padded up to.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RunShape {
+    pub(super) packets: usize,
+    pub(super) padded_len: usize,
+    shortest: usize,
+}
+
+impl RunShape {
+    /// Takes the next packet of `len` bytes into the run. False when the run ends there:
+    /// the packet is too long to join it (it is not taken), or so much shorter that it can
+    /// only be the run's last datagram (it is taken).
+    pub(super) fn admit(&mut self, len: usize) -> bool {
+        if self.packets == 0 {
+            self.shortest = len;
+        } else if len > self.padded_len && len - self.shortest > MAX_RUN_PADDING {
+            return false;
+        }
+        self.padded_len = self.padded_len.max(len);
+        self.shortest = self.shortest.min(len);
+        self.packets += 1;
+        self.padded_len - len <= MAX_RUN_PADDING
+    }
+
+    /// The padding for the packet of `len` bytes that is `index`th in the run: none for the
+    /// last, which GSO lets be shorter, nor for one the run does not pad.
+    pub(super) fn padding(&self, index: usize, len: usize) -> u8 {
+        let short = self.padded_len.saturating_sub(len);
+        if index + 1 >= self.packets || short > MAX_RUN_PADDING {
+            return 0;
+        }
+        u8::try_from(short).unwrap_or(0)
+    }
 }
 
 impl ShardCore {
@@ -111,7 +152,9 @@ impl ShardCore {
         out: &mut Vec<u8>,
         limits: RunLimits,
     ) -> Option<Run> {
+        let shape = self.run_shape(key, stream, position, limits.segments);
         let mut run: Option<Run> = None;
+        let mut taken = 0;
         for index in 0.. {
             let Some(job) = self.fanout.get_mut(index) else {
                 break;
@@ -125,7 +168,7 @@ impl ShardCore {
                 let full = run.segments >= limits.segments
                     || out.len() + run.segment_size > limits.bytes
                     || run.segment_size > usize::from(u16::MAX);
-                if full || rtp_len > run.first_rtp_len {
+                if full || rtp_len > shape.padded_len {
                     break;
                 }
             }
@@ -137,46 +180,67 @@ impl ShardCore {
                 // Another simulcast layer's packet: nothing to rewrite, nothing changes.
                 continue;
             }
-            let prepared = viewer.prepare_media(self.now, &job.packet);
+            let padding = shape.padding(taken, rtp_len);
+            taken += 1;
+            let start = out.len();
+            let written = viewer.write_media_onto(self.now, &job.packet, padding, out);
             while let Some(event) = viewer.poll_event() {
                 if let SessionEvent::KeyframeRequest { layer } = event {
                     job.keyframe_layers |= 1u8.checked_shl(layer.into()).unwrap_or(0);
                 }
             }
             self.timers.set(key, viewer.poll_timeout());
-            let Some(prepared) = prepared else {
+            let Some(meta) = written else {
                 continue;
             };
+            self.counters.media_packets_out += 1;
+            let len = out.len() - start;
             let Some(current) = &mut run else {
-                if viewer.protect_prepared_onto(&prepared, out) {
-                    self.counters.media_packets_out += 1;
-                    run = Some(Run {
-                        meta: prepared.meta,
-                        segment_size: prepared.len,
-                        segments: 1,
-                        first_rtp_len: rtp_len,
-                    });
-                }
+                run = Some(Run {
+                    meta,
+                    segment_size: len,
+                    segments: 1,
+                });
                 continue;
             };
-            if prepared.len > current.segment_size {
+            if len > current.segment_size {
                 self.leftover.bytes.clear();
-                if viewer.protect_prepared_onto(&prepared, &mut self.leftover.bytes) {
-                    self.counters.media_packets_out += 1;
-                    self.leftover.meta = Some(prepared.meta);
-                }
+                self.leftover.bytes.extend_from_slice(&out[start..]);
+                self.leftover.meta = Some(meta);
+                out.truncate(start);
                 break;
             }
-            if viewer.protect_prepared_onto(&prepared, out) {
-                self.counters.media_packets_out += 1;
-                current.segments += 1;
-                if prepared.len < current.segment_size {
-                    // Only the last datagram of a run may be shorter.
-                    break;
-                }
+            current.segments += 1;
+            if len < current.segment_size {
+                // Only the last datagram of a run may be shorter.
+                break;
             }
         }
         run
+    }
+
+    /// What the run for viewer `key` at `position` will take: the packets of the jobs standing
+    /// there that the viewer has a use for, as far as they fit one run.
+    fn run_shape(
+        &self,
+        key: SessionKey,
+        stream: &str,
+        position: usize,
+        segments: usize,
+    ) -> RunShape {
+        let mut shape = RunShape::default();
+        let Some(viewer) = self.sessions.get(&key) else {
+            return shape;
+        };
+        for job in self.fanout.iter() {
+            if job.next_viewer != position || *job.stream != *stream || shape.packets == segments {
+                break;
+            }
+            if !viewer.skips_media(self.now, &job.packet) && !shape.admit(job.packet.rtp_len()) {
+                break;
+            }
+        }
+        shape
     }
 
     /// A job leaves the queue: viewers' keyframe requests gathered while writing it go out.

@@ -68,6 +68,14 @@ impl SrtpSession {
         let start = out.len();
         out.reserve(plain.len() + self.profile.rtp_overhead());
         out.extend_from_slice(plain);
+        self.protect_rtp_tail(out, start)
+    }
+
+    /// Encrypts the plain RTP packet that fills `out` from `start` where it lies, and appends
+    /// its tag: for a packet written straight onto a send buffer. On an error `out` is cut back
+    /// to `start`. Allocates nothing once the SSRC is known, provided `out` has
+    /// [`rtp_overhead`](SrtpProfile::rtp_overhead) bytes of spare capacity.
+    pub fn protect_rtp_tail(&mut self, out: &mut Vec<u8>, start: usize) -> Result<(), SrtpError> {
         self.outbound
             .protect_rtp(out, start)
             .inspect_err(|_| out.truncate(start))

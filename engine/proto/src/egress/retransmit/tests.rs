@@ -42,13 +42,14 @@ fn viewer_after(rtx: bool, first: u16, count: u16, now: Instant) -> (ViewerEgres
     let mut egress = ViewerEgress::new(&[section], &[VIDEO_SSRC], 1000, 0)
         .with_rtx(&[rtx.then_some(RTX_SSRC)], 5000);
     let mut cache = RtxCache::new();
-    let mut out = [0u8; 1500];
+    let mut out = Vec::new();
     for i in 0..count {
         let mut packet = shared(MediaKind::Video, SOURCE, first.wrapping_add(i), now);
         if i == 0 {
             keyframe(&mut packet);
         }
         cache.insert(&packet);
+        out.clear();
         assert!(matches!(
             egress.write(now, &packet, &mut out),
             EgressOutcome::Written(_)
