@@ -37,6 +37,7 @@ impl Stack {
             advertise_ips: vec![loopback],
             control_dir: dir.clone(),
             keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
+            join_window: shardcast_proto::shard::DEFAULT_JOIN_WINDOW,
         })
         .unwrap();
         let (address_tx, address_rx) = std::sync::mpsc::channel();

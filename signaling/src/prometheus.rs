@@ -314,11 +314,11 @@ mod tests {
             }
         }
         // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
-        // figures; 17 core counters; 15 runtime counters and 2 receive drop reasons; 3
+        // figures; 18 core counters; 15 runtime counters and 2 receive drop reasons; 3
         // bandwidth figures and 3 bandwidth stats; viewers per layer and 2 switch directions.
         assert_eq!(
             samples,
-            2 * (2 * 11 + 2 + 3 + 17 + 15 + 2 + 3 + 3 + STATS_LAYERS + 2)
+            2 * (2 * 11 + 2 + 3 + 18 + 15 + 2 + 3 + 3 + STATS_LAYERS + 2)
         );
     }
 

@@ -46,6 +46,7 @@ impl Net {
                 seed: 1,
                 probe_period: TimerProbe::DEFAULT_PERIOD,
                 keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
+                join_window: shardcast_proto::shard::DEFAULT_JOIN_WINDOW,
             },
             now,
         );

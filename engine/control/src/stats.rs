@@ -120,6 +120,8 @@ pub struct CoreCounters {
     pub packets_given_up: u64,
     /// Transport-wide congestion control feedback packets sent to publishers.
     pub publisher_transport_feedback_sent: u64,
+    /// Viewers that started from a keyframe the shard had, without asking the publisher.
+    pub recent_keyframe_starts: u64,
 }
 
 /// The runtime's counters: the shard's socket, its io_uring and its links to other shards.
@@ -213,6 +215,7 @@ mod tests {
                 packets_recovered: u64::MAX,
                 packets_given_up: u64::MAX,
                 publisher_transport_feedback_sent: u64::MAX,
+                recent_keyframe_starts: u64::MAX,
             },
             bandwidth: BandwidthEstimates {
                 viewers: u64::MAX,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use shardcast_control::MediaKind;
 
 use crate::egress::RtxCache;
+use crate::egress::recent_keyframes::RecentKeyframes;
 use crate::media::MediaPacket;
 
 /// A session's handle inside its shard.
@@ -59,8 +60,10 @@ pub struct StreamRoute {
     pub subscribers: Vec<usize>,
     /// The latest publisher clock per kind, so late viewers can send reports at once.
     pub clocks: Vec<SenderClock>,
-    /// The stream's recent packets, for viewers' NACKs.
+    /// The stream's recent packets, for viewers' NACKs and for joiners to start from.
     pub rtx: RtxCache,
+    /// Where each layer's latest keyframe starts among those packets.
+    pub recent: RecentKeyframes,
 }
 
 impl StreamRoute {
@@ -116,6 +119,7 @@ impl StreamTable {
                 subscribers: Vec::new(),
                 clocks: Vec::new(),
                 rtx: RtxCache::new(),
+                recent: RecentKeyframes::default(),
             })
     }
 

@@ -29,6 +29,9 @@ mod fanout_write;
 #[cfg(test)]
 mod keyframe_tests;
 mod packet_pool;
+mod recent_start;
+#[cfg(test)]
+mod recent_start_tests;
 #[cfg(test)]
 mod repair_tests;
 mod retransmit;
@@ -74,6 +77,8 @@ use crate::timer::{DeadlineTable, TimerLateness, TimerProbe};
 use fanout_queue::FanoutQueue;
 use fanout_write::Leftover;
 use packet_pool::PacketPool;
+pub use recent_start::DEFAULT_JOIN_WINDOW;
+use recent_start::RecentStart;
 
 /// Media packets waiting for local viewers, at most. Room for a couple of large keyframes
 /// (~200 packets each at 1080p) arriving faster than the shard writes them; beyond that the
@@ -105,6 +110,9 @@ pub struct ShardConfig {
     /// At most one keyframe request per stream reaches its publisher in this time, however
     /// many viewers ask.
     pub keyframe_interval: Duration,
+    /// A viewer connecting at most this long after a keyframe starts from it rather than
+    /// asking for a new one ([`DEFAULT_JOIN_WINDOW`]); zero always asks.
+    pub join_window: Duration,
 }
 
 /// A datagram to send.
@@ -167,6 +175,8 @@ pub struct ShardCounters {
     pub publisher_transport_feedback_sent: u64,
     /// Simulcast layer switches of viewers gone (those here count in the stats as asked).
     pub layer_switches: LayerSwitches,
+    /// Viewers that started from a keyframe the shard had, without asking for one.
+    pub recent_keyframe_starts: u64,
 }
 
 pub struct ShardCore {
@@ -189,6 +199,8 @@ pub struct ShardCore {
     leftover: Leftover,
     /// Viewers whose paced retransmissions may go now, taken in turn.
     retransmit_ready: VecDeque<SessionKey>,
+    /// Viewers being sent the recent packets they start from, first come first served.
+    recent_starts: VecDeque<RecentStart>,
     packets: PacketPool,
     messages: VecDeque<(usize, ShardMessage)>,
     counters: ShardCounters,
@@ -218,6 +230,7 @@ impl ShardCore {
             fanout: FanoutQueue::new(FANOUT_QUEUE_JOBS),
             leftover: Leftover::default(),
             retransmit_ready: VecDeque::new(),
+            recent_starts: VecDeque::new(),
             packets: PacketPool::new(RECYCLED_PACKETS),
             messages: VecDeque::new(),
             counters: ShardCounters::default(),
@@ -351,6 +364,9 @@ impl ShardCore {
         if let Some(retransmission) = self.write_next_retransmission(out) {
             return Some(retransmission);
         }
+        if let Some(recent) = self.write_next_recent_start(out) {
+            return Some(recent);
+        }
         self.write_fanout_run(out, limits)
     }
 
@@ -360,6 +376,7 @@ impl ShardCore {
         self.leftover.is_pending()
             || !self.transmits.is_empty()
             || !self.retransmit_ready.is_empty()
+            || !self.recent_starts.is_empty()
             || !self.fanout.is_empty()
     }
 

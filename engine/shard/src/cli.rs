@@ -49,6 +49,11 @@ pub struct EngineArgs {
     /// of a stream in between are folded into one
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub keyframe_interval_ms: u64,
+    /// Milliseconds after a keyframe in which a connecting viewer starts from it (sent from
+    /// the packets the shard keeps, so its video starts up to this far behind) instead of
+    /// asking the publisher for a new one; 0 always asks
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    pub join_window_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -88,6 +93,7 @@ impl EngineArgs {
             advertise_ips: self.advertise_ips.clone(),
             control_dir: self.control_dir(),
             keyframe_interval: Duration::from_millis(self.keyframe_interval_ms),
+            join_window: Duration::from_millis(self.join_window_ms),
         }
     }
 
@@ -113,6 +119,8 @@ impl EngineArgs {
         args.extend([
             "--keyframe-interval-ms".into(),
             self.keyframe_interval_ms.to_string().into(),
+            "--join-window-ms".into(),
+            self.join_window_ms.to_string().into(),
         ]);
         args
     }
@@ -156,6 +164,8 @@ mod tests {
             "/run/x",
             "--keyframe-interval-ms",
             "500",
+            "--join-window-ms",
+            "0",
         ]);
         let Command::Engine(engine) = cli.command else {
             panic!("not the engine command");
@@ -168,6 +178,7 @@ mod tests {
         assert_eq!(config.advertise_ips.len(), 2);
         assert_eq!(config.control_dir, PathBuf::from("/run/x"));
         assert_eq!(config.keyframe_interval, Duration::from_millis(500));
+        assert_eq!(config.join_window, Duration::ZERO);
     }
 
     #[test]
@@ -179,6 +190,7 @@ mod tests {
         assert!(config.shards >= 1);
         assert_eq!(config.port_base, 50000);
         assert_eq!(config.keyframe_interval, Duration::from_secs(1));
+        assert_eq!(config.join_window, Duration::from_millis(100));
         assert!(config.cpus.is_empty() && config.advertise_ips.is_empty());
     }
 
@@ -196,6 +208,8 @@ mod tests {
             "198.51.100.4",
             "--control-dir",
             "/tmp/c",
+            "--join-window-ms",
+            "250",
         ]);
         let Command::Up(up) = cli.command else {
             panic!("not the up command");
@@ -217,6 +231,7 @@ mod tests {
         assert_eq!(received.advertise_ips, sent.advertise_ips);
         assert_eq!(received.control_dir, sent.control_dir);
         assert_eq!(received.keyframe_interval, sent.keyframe_interval);
+        assert_eq!(received.join_window, Duration::from_millis(250));
     }
 
     #[test]

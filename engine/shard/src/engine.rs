@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub control_dir: PathBuf,
     /// At most one keyframe request per stream reaches its publisher in this time.
     pub keyframe_interval: Duration,
+    /// A viewer connecting this soon after a keyframe starts from it instead of asking.
+    pub join_window: Duration,
 }
 
 /// A running engine. Dropping it stops it too.
@@ -122,6 +124,7 @@ impl Engine {
                     seed: rand::random(),
                     probe_period: TimerProbe::DEFAULT_PERIOD,
                     keyframe_interval: config.keyframe_interval,
+                    join_window: config.join_window,
                 },
                 socket,
                 links,

@@ -32,6 +32,7 @@ fn start(dir: &Path, shards: usize) -> Engine {
         advertise_ips: vec![Ipv4Addr::LOCALHOST.into()],
         control_dir: dir.to_owned(),
         keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
+        join_window: shardcast_proto::shard::DEFAULT_JOIN_WINDOW,
     })
     .unwrap()
 }

@@ -13,7 +13,7 @@ pub(super) struct PerShard {
     pub value: fn(&ShardStats) -> String,
 }
 
-pub(super) const PER_SHARD: [PerShard; 38] = [
+pub(super) const PER_SHARD: [PerShard; 39] = [
     PerShard {
         name: "shardcast_timer_probe_period_seconds",
         kind: "gauge",
@@ -125,6 +125,12 @@ pub(super) const PER_SHARD: [PerShard; 38] = [
         kind: "counter",
         help: "Transport-wide congestion control feedback packets the shard sent publishers.",
         value: |s| s.counters.publisher_transport_feedback_sent.to_string(),
+    },
+    PerShard {
+        name: "shardcast_recent_keyframe_starts_total",
+        kind: "counter",
+        help: "Viewers that started from a keyframe the shard had, without asking the publisher.",
+        value: |s| s.counters.recent_keyframe_starts.to_string(),
     },
     PerShard {
         name: "shardcast_packets_recovered_total",

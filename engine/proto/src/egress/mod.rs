@@ -17,6 +17,7 @@
 //! its [`BandwidthEstimator`] remembers when each went and how big it was.
 
 pub mod layer_choice;
+pub mod recent_keyframes;
 mod retransmit;
 pub mod retransmit_limit;
 pub mod retransmit_queue;
@@ -24,6 +25,7 @@ pub mod rewrite;
 pub mod rtx_cache;
 pub mod rtx_packet;
 mod sent_reports;
+mod sent_seqs;
 #[cfg(test)]
 mod simulcast_tests;
 mod track;

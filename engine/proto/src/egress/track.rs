@@ -15,6 +15,7 @@ use super::retransmit_limit::RetransmitLimit;
 use super::rewrite::{Mapping, SourcePacket, TrackRewriter};
 use super::rtx_cache::{AUDIO_SLOTS, VIDEO_SLOTS};
 use super::rtx_packet::{RtxStream, write_rtx};
+use super::sent_seqs::SentSeqs;
 use super::vp8_rewrite::PictureRewriter;
 use crate::clock::{WallClock, ntp_add_ticks};
 use crate::media::{MAX_FORWARDED_EXTENSIONS, MediaPacket};
@@ -46,6 +47,9 @@ pub enum EgressOutcome {
     NoTrack,
     /// The output buffer cannot hold the packet.
     TooLarge,
+    /// The viewer got this packet already (a joiner started from the route's recent packets
+    /// is offered some of them again by the fan-out): not sent twice, not a drop.
+    AlreadySent,
 }
 
 pub struct EgressTrack {
@@ -63,6 +67,7 @@ pub struct EgressTrack {
     /// both the extension and `transport-cc` feedback.
     transport_cc_id: Option<u8>,
     rewriter: TrackRewriter,
+    sent: SentSeqs,
     pictures: PictureRewriter,
     source: Option<u64>,
     /// The simulcast layer of `source` this video track forwards; None until a keyframe.
@@ -103,6 +108,7 @@ impl EgressTrack {
             transport_cc_id: transport_cc_id(section, &extensions),
             extensions,
             rewriter: TrackRewriter::new(first_seq, first_ts),
+            sent: SentSeqs::default(),
             pictures: PictureRewriter::default(),
             source: None,
             layer: None,
@@ -231,6 +237,9 @@ impl EgressTrack {
             return EgressOutcome::Stale;
         };
         let (sequence_number, timestamp) = (rewritten.seq, rewritten.ts);
+        if !rewritten.newest && self.sent.contains(sequence_number) {
+            return EgressOutcome::AlreadySent;
+        }
 
         let transport_seq = transport_seq.to_be_bytes();
         let (extensions, count) = self.extensions_of(packet, &transport_seq);
@@ -252,6 +261,7 @@ impl EgressTrack {
                     self.pictures
                         .rewrite(payload, Mapping::Current, rewritten.newest);
                 }
+                self.sent.insert(sequence_number);
                 self.packets_sent = self.packets_sent.wrapping_add(1);
                 self.octets_sent = self.octets_sent.wrapping_add(packet.payload().len() as u32);
                 self.last_timestamps = Some((layout.timestamp, timestamp));

@@ -84,6 +84,12 @@ impl ViewerMedia {
         true
     }
 
+    /// A keyframe is on its way from the route's recent packets: the viewer's own request
+    /// waits an interval, and goes out then only if video still waits.
+    pub fn keyframe_coming(&mut self, now: Instant) {
+        self.next_keyframe_request = Some(now + self.keyframe_interval);
+    }
+
     /// When to ask again, if video still waits for a keyframe.
     pub fn keyframe_deadline(&self) -> Option<Instant> {
         if self.egress.needs_keyframe() {

@@ -61,6 +61,14 @@ impl Session {
         written
     }
 
+    /// The viewer's video is about to start from a keyframe the shard already has: its own
+    /// keyframe request is held back for an interval.
+    pub fn keyframe_coming(&mut self, now: Instant) {
+        if let SessionMedia::Viewer(viewer) = &mut self.media {
+            viewer.keyframe_coming(now);
+        }
+    }
+
     /// True when this viewer has no use for `packet` (a simulcast layer it does not get): the
     /// fan-out's quick look before [`Self::write_media_onto`].
     pub fn skips_media(&self, now: Instant, packet: &MediaPacket) -> bool {
@@ -104,7 +112,7 @@ impl Session {
                 }
                 None
             }
-            EgressOutcome::OtherLayer => None,
+            EgressOutcome::OtherLayer | EgressOutcome::AlreadySent => None,
             _ => {
                 self.drops.media += 1;
                 None

@@ -31,8 +31,12 @@ impl ShardCore {
                     self.by_address.insert(address, key);
                 }
                 SessionEvent::Connected => {
-                    if !session.is_publisher() {
-                        // A new viewer should not wait for the publisher's next periodic keyframe.
+                    // A new viewer should not wait for the publisher's next periodic keyframe:
+                    // it starts from one that just went by, else asks for one.
+                    if !session.is_publisher()
+                        && !self.start_from_recent_keyframe(now, key)
+                        && let Some(session) = self.sessions.get(&key)
+                    {
                         let layer = session.wanted_layer();
                         self.request_keyframe(now, &stream, layer);
                     }

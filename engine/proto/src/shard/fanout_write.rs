@@ -245,9 +245,14 @@ impl ShardCore {
 
     /// A job leaves the queue: viewers' keyframe requests gathered while writing it go out.
     fn finish_job(&mut self, job: FanoutJob) {
+        self.request_keyframes(&job.stream, job.keyframe_layers);
+    }
+
+    /// Asks for a keyframe of each simulcast layer in `layers` (bit i: layer i).
+    pub(super) fn request_keyframes(&mut self, stream: &str, layers: u8) {
         for layer in 0..u8::BITS as u8 {
-            if job.keyframe_layers & (1 << layer) != 0 {
-                self.request_keyframe(self.now, &job.stream, layer);
+            if layers & (1 << layer) != 0 {
+                self.request_keyframe(self.now, stream, layer);
             }
         }
     }

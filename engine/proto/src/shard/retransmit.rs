@@ -1,6 +1,7 @@
 //! Viewers' retransmissions on the shard: every stream's packets are kept in the route's RTX
-//! cache (the home shard's and each mirror's), and viewers whose paced queue may send are
-//! taken in turn, one packet each, so one viewer's NACK flood cannot hold up another's.
+//! cache (the home shard's and each mirror's), with note of where each layer's latest
+//! keyframe starts, and viewers whose paced queue may send are taken in turn, one packet
+//! each, so one viewer's NACK flood cannot hold up another's.
 
 use std::sync::Arc;
 
@@ -12,10 +13,10 @@ impl ShardCore {
     /// Keeps a packet this shard's publisher sent; the one it displaces goes back to the
     /// packet pool, whose allocation the next packet reuses.
     pub(super) fn cache_published(&mut self, stream: &str, packet: &Arc<MediaPacket>) {
-        let evicted = self
-            .streams
-            .get_mut(stream)
-            .and_then(|route| route.rtx.insert(packet));
+        let evicted = self.streams.get_mut(stream).and_then(|route| {
+            route.recent.observe(packet);
+            route.rtx.insert(packet)
+        });
         if let Some(evicted) = evicted {
             self.packets.recycle(evicted);
         }
@@ -25,6 +26,7 @@ impl ShardCore {
     /// home shard's pool may be waiting for it).
     pub(super) fn cache_mirrored(&mut self, stream: &str, packet: &Arc<MediaPacket>) {
         if let Some(route) = self.streams.get_mut(stream) {
+            route.recent.observe(packet);
             drop(route.rtx.insert(packet));
         }
     }

@@ -56,6 +56,12 @@ fn shard_address(index: usize) -> SocketAddr {
 
 impl Net {
     pub fn new(shard_count: usize) -> Self {
+        Self::with_join_window(shard_count, Duration::ZERO)
+    }
+
+    /// Shards whose viewers start from a keyframe that arrived up to `join_window` before
+    /// they connected (see `recent_start`); [`Net::new`] has them always ask.
+    pub fn with_join_window(shard_count: usize, join_window: Duration) -> Self {
         let now = Instant::now();
         let certificate = Arc::new(Certificate::generate().unwrap());
         let dtls = DtlsConfig::new().unwrap();
@@ -71,6 +77,7 @@ impl Net {
                     seed: index as u64,
                     probe_period: TimerProbe::DEFAULT_PERIOD,
                     keyframe_interval: crate::session::DEFAULT_KEYFRAME_INTERVAL,
+                    join_window,
                 };
                 ShardCore::new(config, now)
             })

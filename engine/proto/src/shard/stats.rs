@@ -29,6 +29,7 @@ impl ShardCore {
             repair,
             publisher_transport_feedback_sent,
             layer_switches,
+            recent_keyframe_starts,
         } = self.counters();
         let RepairCounters {
             nacks_received,
@@ -65,6 +66,7 @@ impl ShardCore {
                 packets_recovered,
                 packets_given_up,
                 publisher_transport_feedback_sent,
+                recent_keyframe_starts,
             },
             bandwidth: self.bandwidth_estimates(),
             layers: self.layer_stats(layer_switches),

@@ -54,6 +54,7 @@ pub(super) fn armed_shard_probing(
         seed: 7,
         probe_period,
         keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
+        join_window: shardcast_proto::shard::DEFAULT_JOIN_WINDOW,
     };
     let waker = Arc::new(Waker::new().unwrap());
     let (_requests, control) = mpsc::channel();
