@@ -39,16 +39,16 @@ impl Session {
     }
 
     /// Rewrites `packet` for this viewer, with `padding` bytes of RTP padding, and encrypts
-    /// it onto the end of `out`, after what it holds, and says where it goes. `None`, with
-    /// `out` as it was, when the viewer takes nothing this time: not connected yet, waiting
-    /// for a keyframe, or a packet it has no use for.
+    /// it onto the end of `out`, after what it holds; [`Self::media_destination`] says where
+    /// it goes. False, with `out` as it was, when the viewer takes nothing this time: not
+    /// connected yet, waiting for a keyframe, or a packet it has no use for.
     pub fn write_media_onto(
         &mut self,
         now: Instant,
         packet: &MediaPacket,
         padding: u8,
         out: &mut Vec<u8>,
-    ) -> Option<TransmitMeta> {
+    ) -> bool {
         let written = self.write_viewer_media(now, packet, padding, out);
         if let SessionMedia::Viewer(viewer) = &mut self.media
             && viewer.egress.take_keyframe_wanted()
@@ -59,6 +59,16 @@ impl Session {
                 .push_back(SessionEvent::KeyframeRequest { layer });
         }
         written
+    }
+
+    /// Where this viewer's media goes, and from which local address, once ICE has chosen.
+    pub fn media_destination(&self) -> Option<TransmitMeta> {
+        let destination = self.ice.selected()?;
+        Some(TransmitMeta {
+            destination,
+            source: self.local_for(destination),
+            segment_size: None,
+        })
     }
 
     /// The viewer's video is about to start from a keyframe the shard already has: its own
@@ -81,14 +91,14 @@ impl Session {
         packet: &MediaPacket,
         padding: u8,
         out: &mut Vec<u8>,
-    ) -> Option<TransmitMeta> {
-        let (Some(destination), Some(srtp), SessionMedia::Viewer(viewer)) =
+    ) -> bool {
+        let (Some(_), Some(srtp), SessionMedia::Viewer(viewer)) =
             (self.ice.selected(), self.srtp.as_mut(), &mut self.media)
         else {
-            return None;
+            return false;
         };
         if self.closed {
-            return None;
+            return false;
         }
         let start = out.len();
         match viewer.egress.write(now, packet, out) {
@@ -96,13 +106,9 @@ impl Session {
                 pad_rtp_onto(out, start, padding);
                 if srtp.protect_rtp_tail(out, start).is_err() {
                     self.drops.srtp += 1;
-                    return None;
+                    return false;
                 }
-                Some(TransmitMeta {
-                    destination,
-                    source: self.local_for(destination),
-                    segment_size: None,
-                })
+                true
             }
             EgressOutcome::AwaitingKeyframe => {
                 if viewer.keyframe_due(now) {
@@ -110,12 +116,12 @@ impl Session {
                     self.events
                         .push_back(SessionEvent::KeyframeRequest { layer });
                 }
-                None
+                false
             }
-            EgressOutcome::OtherLayer | EgressOutcome::AlreadySent => None,
+            EgressOutcome::OtherLayer | EgressOutcome::AlreadySent => false,
             _ => {
                 self.drops.media += 1;
-                None
+                false
             }
         }
     }

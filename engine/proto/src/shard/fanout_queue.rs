@@ -72,6 +72,18 @@ impl FanoutQueue {
         self.jobs.get_mut(index)
     }
 
+    /// True when the job `index` places behind the front is of the front job's stream and
+    /// its cursor stands at `position`: it belongs in the run being written there.
+    pub fn stands_with_front(&self, index: usize, position: usize) -> bool {
+        match (self.jobs.front(), self.jobs.get(index)) {
+            (Some(front), Some(job)) => {
+                job.next_viewer == position
+                    && (Arc::ptr_eq(&front.stream, &job.stream) || *front.stream == *job.stream)
+            }
+            _ => false,
+        }
+    }
+
     /// The jobs from the front.
     pub fn iter(&self) -> impl Iterator<Item = &FanoutJob> {
         self.jobs.iter()

@@ -116,10 +116,9 @@ impl ShardCore {
         loop {
             let job = self.fanout.front()?;
             let position = job.next_viewer;
-            let stream = job.stream.clone();
             let next = self
                 .streams
-                .get(&stream)
+                .get(&job.stream)
                 .and_then(|route| route.viewers.get(position))
                 .copied();
             let Some(key) = next else {
@@ -129,7 +128,7 @@ impl ShardCore {
                 }
                 continue;
             };
-            if let Some(run) = self.write_run_for(key, &stream, position, out, limits) {
+            if let Some(run) = self.write_run_for(key, position, out, limits) {
                 let segment_size = u16::try_from(run.segment_size)
                     .ok()
                     .filter(|_| run.segments > 1);
@@ -141,27 +140,26 @@ impl ShardCore {
         }
     }
 
-    /// Writes into `out` the run for viewer `key`, at `position` in `stream`'s list, from the
-    /// jobs at the front of the queue whose cursors stand there. `None` when the viewer took
-    /// none of their packets (the cursors moved on all the same).
+    /// Writes into `out` the run for viewer `key`, at `position` in the front job's stream's
+    /// list, from the jobs at the front of the queue whose cursors stand there. `None` when
+    /// the viewer took none of their packets (the cursors moved on all the same).
     fn write_run_for(
         &mut self,
         key: SessionKey,
-        stream: &str,
         position: usize,
         out: &mut Vec<u8>,
         limits: RunLimits,
     ) -> Option<Run> {
-        let shape = self.run_shape(key, stream, position, limits.segments);
+        let shape = self.run_shape(key, position, limits.segments);
         let mut run: Option<Run> = None;
         let mut taken = 0;
         for index in 0.. {
+            if !self.fanout.stands_with_front(index, position) {
+                break;
+            }
             let Some(job) = self.fanout.get_mut(index) else {
                 break;
             };
-            if job.next_viewer != position || *job.stream != *stream {
-                break;
-            }
             let rtp_len = job.packet.rtp_len();
             if let Some(run) = &run {
                 // A segment size UDP_SEGMENT cannot name keeps the run to one datagram.
@@ -189,13 +187,17 @@ impl ShardCore {
                     job.keyframe_layers |= 1u8.checked_shl(layer.into()).unwrap_or(0);
                 }
             }
-            self.timers.set(key, viewer.poll_timeout());
-            let Some(meta) = written else {
+            if !written {
                 continue;
-            };
+            }
             self.counters.media_packets_out += 1;
             let len = out.len() - start;
             let Some(current) = &mut run else {
+                // Every packet of the run goes where the first goes.
+                let Some(meta) = viewer.media_destination() else {
+                    out.truncate(start);
+                    continue;
+                };
                 run = Some(Run {
                     meta,
                     segment_size: len,
@@ -206,7 +208,7 @@ impl ShardCore {
             if len > current.segment_size {
                 self.leftover.bytes.clear();
                 self.leftover.bytes.extend_from_slice(&out[start..]);
-                self.leftover.meta = Some(meta);
+                self.leftover.meta = Some(current.meta);
                 out.truncate(start);
                 break;
             }
@@ -216,24 +218,23 @@ impl ShardCore {
                 break;
             }
         }
+        // The viewer's deadlines may have moved (keyframe retries, its estimate): once per
+        // run is enough, since nothing reads them in between.
+        if let Some(viewer) = self.sessions.get(&key) {
+            self.timers.set(key, viewer.poll_timeout());
+        }
         run
     }
 
     /// What the run for viewer `key` at `position` will take: the packets of the jobs standing
     /// there that the viewer has a use for, as far as they fit one run.
-    fn run_shape(
-        &self,
-        key: SessionKey,
-        stream: &str,
-        position: usize,
-        segments: usize,
-    ) -> RunShape {
+    fn run_shape(&self, key: SessionKey, position: usize, segments: usize) -> RunShape {
         let mut shape = RunShape::default();
         let Some(viewer) = self.sessions.get(&key) else {
             return shape;
         };
-        for job in self.fanout.iter() {
-            if job.next_viewer != position || *job.stream != *stream || shape.packets == segments {
+        for (index, job) in self.fanout.iter().enumerate() {
+            if !self.fanout.stands_with_front(index, position) || shape.packets == segments {
                 break;
             }
             if !viewer.skips_media(self.now, &job.packet) && !shape.admit(job.packet.rtp_len()) {

@@ -90,7 +90,14 @@ impl ShardCore {
             else {
                 continue;
             };
-            let written = session.write_media_onto(now, packet, 0, out);
+            let before = out.len();
+            let written = session
+                .write_media_onto(now, packet, 0, out)
+                .then(|| session.media_destination())
+                .flatten();
+            if written.is_none() {
+                out.truncate(before);
+            }
             let mut keyframe_layers = 0u8;
             while let Some(event) = session.poll_event() {
                 if let SessionEvent::KeyframeRequest { layer } = event {
