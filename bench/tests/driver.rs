@@ -13,7 +13,7 @@ use shardcast_bench::accounting::Summary;
 use shardcast_bench::driver::{
     BenchCodec, BenchConfig, DriverError, LinkDelayUsage, RunReport, run,
 };
-use shardcast_bench::whip_client::ClientTls;
+use shardcast_bench::whip_client::{ClientTls, get_text};
 use shardcast_signaling::{Config, Server};
 
 /// A real engine with `shards` shards on loopback, and signaling in front of it.
@@ -25,6 +25,10 @@ struct Stack {
 
 impl Stack {
     fn start(name: &str, shards: usize) -> Self {
+        Self::with_join_window(name, shards, shardcast_proto::shard::DEFAULT_JOIN_WINDOW)
+    }
+
+    fn with_join_window(name: &str, shards: usize, join_window: Duration) -> Self {
         let dir =
             std::env::temp_dir().join(format!("shardcast-bench-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -37,7 +41,7 @@ impl Stack {
             advertise_ips: vec![loopback],
             control_dir: dir.clone(),
             keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
-            join_window: shardcast_proto::shard::DEFAULT_JOIN_WINDOW,
+            join_window,
         })
         .unwrap();
         let (address_tx, address_rx) = std::sync::mpsc::channel();
@@ -150,6 +154,42 @@ fn five_viewers_receive_the_publishers_vp8_and_opus_without_loss() {
     // Both shards' probes fired in the window; how late is the machine's business.
     let probe = report.timer_probe.unwrap();
     assert!(probe.firings() > 0, "{probe:?}");
+}
+
+/// The sum over shards of a per-shard counter in the signaling's /metrics page.
+fn metric_total(stack: &Stack, family: &str) -> u64 {
+    let url = format!("http://{}/metrics", stack.signaling);
+    let tls = ClientTls::verifying(&[]).unwrap();
+    let text = get_text(&url, None, Duration::from_secs(5), &tls).unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{family}{{")))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn viewers_joining_within_the_window_start_from_a_recent_keyframe_and_decode() {
+    // Ten viewers in half a second, with a window of one second: the publisher's first
+    // keyframe, or the one the first viewer asks for, is recent for the viewers after it.
+    let stack = Stack::with_join_window("recent", 1, Duration::from_secs(1));
+    let config = stack.config("recent", 10);
+    let report = run(&config).unwrap();
+    let starts = metric_total(&stack, "shardcast_recent_keyframe_starts_total");
+    stack.stop();
+
+    assert_healthy(&report, 10);
+    assert!(
+        starts >= 1,
+        "{starts} viewers started from a recent keyframe"
+    );
+    let video = report.video.totals();
+    assert_eq!(video.duplicates, 0, "{video:?}");
+    // Those viewers asked the publisher for nothing.
+    assert!(
+        report.publisher.keyframe_requests < 10,
+        "{:?}",
+        report.publisher
+    );
 }
 
 #[test]
