@@ -51,7 +51,8 @@ pub struct EngineArgs {
     pub keyframe_interval_ms: u64,
     /// Milliseconds after a keyframe in which a connecting viewer starts from it (sent from
     /// the packets the shard keeps, so its video starts up to this far behind) instead of
-    /// asking the publisher for a new one; 0 always asks
+    /// asking the publisher for a new one; 0 always asks, and 1000 is the most, since the shard
+    /// keeps packets for a second
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000))]
     pub join_window_ms: u64,
 }
