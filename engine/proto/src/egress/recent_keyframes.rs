@@ -9,6 +9,7 @@ use shardcast_control::MediaKind;
 
 use crate::layers::MAX_LAYERS;
 use crate::media::MediaPacket;
+use crate::rtp::{is_newer_seq, is_newer_ts};
 
 /// The first packet of a layer's latest keyframe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,15 +89,6 @@ impl RecentKeyframes {
         let (newest_source, seq) = self.layers.get(usize::from(layer))?.newest?;
         (newest_source == source).then_some(seq)
     }
-}
-
-/// True when `seq` comes after `than` (RFC 3550 serial order).
-pub fn is_newer_seq(seq: u16, than: u16) -> bool {
-    (seq.wrapping_sub(than) as i16) > 0
-}
-
-fn is_newer_ts(ts: u32, than: u32) -> bool {
-    (ts.wrapping_sub(than) as i32) > 0
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::rtp::SequenceUnwrapper;
+use crate::rtp::{SequenceUnwrapper, is_newer_ts};
 
 /// Keeps one outgoing track continuous across source and layer changes. See the module docs.
 #[derive(Debug, Clone)]
@@ -250,11 +250,6 @@ impl TrackRewriter {
 /// `elapsed` in RTP clock ticks, modulo 2^32 like the timestamps it is added to.
 fn ticks(elapsed: Duration, clock_rate: u32) -> u32 {
     (elapsed.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u32
-}
-
-/// RTP timestamp order within half the 32-bit space (RFC 3550 serial arithmetic).
-fn is_newer_ts(ts: u32, than: u32) -> bool {
-    (ts.wrapping_sub(than) as i32) > 0
 }
 
 #[cfg(test)]

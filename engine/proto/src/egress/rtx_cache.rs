@@ -15,6 +15,7 @@ use shardcast_control::MediaKind;
 
 use crate::layers::MAX_LAYERS;
 use crate::media::MediaPacket;
+use crate::rtp::is_newer_seq;
 
 /// Video packets kept per layer: about a second at 10 Mbit/s.
 pub const VIDEO_SLOTS: usize = 1024;
@@ -46,7 +47,7 @@ impl Ring {
         let slot = &mut self.slots[index];
         if let Some(held) = slot
             && held.origin.source == packet.origin.source
-            && is_newer(held.layout.sequence_number, packet.layout.sequence_number)
+            && is_newer_seq(held.layout.sequence_number, packet.layout.sequence_number)
         {
             // A packet far behind the stream must not push out a recent one.
             return None;
@@ -64,11 +65,6 @@ impl Ring {
             && fresh)
             .then_some(packet)
     }
-}
-
-/// True when `seq` comes after `than` (RFC 3550 serial order).
-fn is_newer(seq: u16, than: u16) -> bool {
-    (seq.wrapping_sub(than) as i16) > 0
 }
 
 pub struct RtxCache {

@@ -5,6 +5,17 @@
 //! first value is placed one cycle up, so a packet that arrives late right after the first
 //! one still gets a smaller extended value instead of underflowing.
 
+/// True when sequence number `seq` comes after `than` (RFC 3550 serial order: within half
+/// the 16-bit space).
+pub fn is_newer_seq(seq: u16, than: u16) -> bool {
+    (seq.wrapping_sub(than) as i16) > 0
+}
+
+/// True when timestamp `ts` comes after `than`, within half the 32-bit space.
+pub fn is_newer_ts(ts: u32, than: u32) -> bool {
+    (ts.wrapping_sub(than) as i32) > 0
+}
+
 /// Extends RTP sequence numbers to a monotonic `u64`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SequenceUnwrapper {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use shardcast_control::MediaKind;
 
 use super::{ShardCore, TransmitMeta};
-use crate::egress::recent_keyframes::is_newer_seq;
 use crate::router::SessionKey;
+use crate::rtp::is_newer_seq;
 use crate::session::SessionEvent;
 
 /// The window a viewer may connect in after a keyframe to start from it, unless configured:
@@ -41,7 +41,7 @@ impl ShardCore {
     /// the caller asks the publisher for one.
     pub(super) fn start_from_recent_keyframe(&mut self, now: Instant, key: SessionKey) -> bool {
         let window = self.config.join_window;
-        let Some(session) = self.sessions.get_mut(&key) else {
+        let Some(session) = self.sessions.get_mut(&key).filter(|_| !window.is_zero()) else {
             return false;
         };
         let layer = session.wanted_layer();
@@ -49,7 +49,7 @@ impl ShardCore {
             .streams
             .get(session.stream())
             .and_then(|route| route.recent.start_within(layer, now, window));
-        let Some(start) = start.filter(|_| !window.is_zero()) else {
+        let Some(start) = start else {
             return false;
         };
         session.keyframe_coming(now);
@@ -105,8 +105,10 @@ impl ShardCore {
                 }
             }
             self.timers.set(start.key, session.poll_timeout());
-            let stream = session.stream().clone();
-            self.request_keyframes(&stream, keyframe_layers);
+            if keyframe_layers != 0 {
+                let stream = session.stream().clone();
+                self.request_keyframes(&stream, keyframe_layers);
+            }
             if written.is_some() {
                 self.counters.media_packets_out += 1;
                 return written;
