@@ -18,6 +18,7 @@ pub mod ice;
 pub mod ingress;
 pub mod layers;
 pub mod media;
+mod prefetch;
 pub mod repair;
 pub mod router;
 pub mod rtcp;

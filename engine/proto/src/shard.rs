@@ -182,7 +182,9 @@ pub struct ShardCounters {
 pub struct ShardCore {
     config: ShardConfig,
     rng: StdRng,
-    sessions: CounterMap<SessionKey, Session>,
+    /// Boxed, so the map stays small enough to stay in cache and a session's address is
+    /// known without touching it (the fan-out prefetches the next viewers').
+    sessions: CounterMap<SessionKey, Box<Session>>,
     by_id: HashMap<String, SessionKey>,
     by_ufrag: HashMap<String, SessionKey>,
     by_address: HashMap<SocketAddr, SessionKey>,
@@ -249,7 +251,7 @@ impl ShardCore {
                 + self
                     .sessions
                     .values()
-                    .map(Session::transport_feedback_sent)
+                    .map(|session| session.transport_feedback_sent())
                     .sum::<u64>(),
             ..self.counters
         }

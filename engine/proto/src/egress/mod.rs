@@ -42,6 +42,7 @@ use shardcast_control::{LayerPreference, MediaKind, MediaSection};
 use crate::bwe::BandwidthEstimator;
 use crate::layers::LayerRates;
 use crate::media::MediaPacket;
+use crate::prefetch::prefetch;
 use crate::repair::RepairCounters;
 use crate::router::SenderClock;
 use crate::rtt::RttEstimate;
@@ -118,6 +119,11 @@ impl ViewerEgress {
                 .iter()
                 .find(|t| t.kind() == MediaKind::Video)
                 .is_some_and(|track| track.skips_layer(origin.layer))
+    }
+
+    /// Starts loading the tracks, which every packet written looks up.
+    pub fn prefetch_tracks(&self) {
+        prefetch(self.tracks.as_slice());
     }
 
     /// Rewrites `packet` for this viewer onto the end of `out`.

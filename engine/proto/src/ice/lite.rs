@@ -8,6 +8,7 @@ use super::check::{CheckVerifier, Inbound};
 use super::consent::Consent;
 use super::credentials::IceCredentials;
 use super::error::IceError;
+use crate::prefetch::prefetch;
 use crate::shard::Transmit;
 
 /// How many verified addresses one session remembers. A browser checks from a handful of
@@ -149,6 +150,12 @@ impl IceLite {
         self.nominated
             .map(|nomination| nomination.source)
             .or_else(|| self.verified.back().copied())
+    }
+
+    /// Starts loading what [`Self::selected`] reads.
+    pub fn prefetch_selected(&self) {
+        prefetch(&self.nominated);
+        prefetch(&self.verified);
     }
 
     /// Media and DTLS are only sent to, and accepted from, verified addresses.

@@ -7,6 +7,7 @@ use tracing::debug;
 use super::{Session, SessionEvent, SessionMedia};
 use crate::egress::EgressOutcome;
 use crate::media::MediaPacket;
+use crate::prefetch::prefetch;
 use crate::rtp::pad_rtp_onto;
 use crate::shard::TransmitMeta;
 
@@ -77,6 +78,25 @@ impl Session {
         if let SessionMedia::Viewer(viewer) = &mut self.media {
             viewer.keyframe_coming(now);
         }
+    }
+
+    /// Starts loading the parts of this session that writing its media reads, those held in
+    /// the session itself. Reads nothing of the session, so it costs no wait however cold.
+    pub fn prefetch_media_state(&self) {
+        prefetch(&self.media);
+        prefetch(&self.srtp);
+        self.ice.prefetch_selected();
+        prefetch(&self.locals);
+        prefetch(&self.closed);
+    }
+
+    /// Starts loading what writing this session's media reads through its pointers. Reads
+    /// the session, so best called once [`Self::prefetch_media_state`] had time to work.
+    pub fn prefetch_media_heap(&self) {
+        if let SessionMedia::Viewer(viewer) = &self.media {
+            viewer.egress.prefetch_tracks();
+        }
+        prefetch(self.locals.as_slice());
     }
 
     /// True when this viewer has no use for `packet` (a simulcast layer it does not get): the

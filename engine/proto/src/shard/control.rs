@@ -123,7 +123,7 @@ impl ShardCore {
         self.by_id.insert(request.session.clone(), key);
         self.by_ufrag.insert(credentials.ufrag, key);
         self.timers.set(key, session.poll_timeout());
-        self.sessions.insert(key, session);
+        self.sessions.insert(key, Box::new(session));
         self.counters.sessions_created += 1;
         match request.role {
             Role::Publish => {

@@ -17,9 +17,10 @@ use std::sync::Arc;
 
 use super::fanout_queue::FanoutJob;
 use super::{RunLimits, ShardCore, TransmitMeta};
+use crate::counter_hash::CounterMap;
 use crate::media::MediaPacket;
 use crate::router::SessionKey;
-use crate::session::SessionEvent;
+use crate::session::{Session, SessionEvent};
 
 /// A packet written for a run it did not fit. Its buffer is kept from one use to the next.
 #[derive(Default)]
@@ -89,6 +90,22 @@ impl RunShape {
     }
 }
 
+/// While the viewer at `position` is written: the session two viewers on has its own fields
+/// loaded, and the next one (its fields loaded a step earlier) what they point to. Each
+/// viewer's state is then read from cache rather than waited for from memory.
+fn prefetch_viewers_after(
+    sessions: &CounterMap<SessionKey, Box<Session>>,
+    viewers: &[SessionKey],
+    position: usize,
+) {
+    if let Some(next) = viewers.get(position + 1).and_then(|key| sessions.get(key)) {
+        next.prefetch_media_heap();
+    }
+    if let Some(after) = viewers.get(position + 2).and_then(|key| sessions.get(key)) {
+        after.prefetch_media_state();
+    }
+}
+
 impl ShardCore {
     /// Queues `packet` for this shard's viewers of `stream`, if it has any.
     pub(super) fn enqueue_fanout(&mut self, stream: &str, packet: Arc<MediaPacket>) {
@@ -116,12 +133,12 @@ impl ShardCore {
         loop {
             let job = self.fanout.front()?;
             let position = job.next_viewer;
-            let next = self
+            let viewers = self
                 .streams
                 .get(&job.stream)
-                .and_then(|route| route.viewers.get(position))
-                .copied();
-            let Some(key) = next else {
+                .map_or(&[][..], |route| route.viewers.as_slice());
+            prefetch_viewers_after(&self.sessions, viewers, position);
+            let Some(&key) = viewers.get(position) else {
                 // Every viewer has it, or the stream has no viewers left.
                 if let Some(done) = self.fanout.pop_front() {
                     self.finish_job(done);
