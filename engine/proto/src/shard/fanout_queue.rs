@@ -7,6 +7,13 @@
 //! several jobs' cursors together when their packets go to one viewer as a run.
 //! The queue is bounded: a shard that cannot keep up drops its oldest packets rather than
 //! growing without limit.
+//!
+//! A job queued behind others of its stream starts where the last of them stands, not at
+//! the top of the list: from there it travels with them, so a viewer's packets from several
+//! arrivals (a frame's and the audio between, two frames) leave in one run rather than one
+//! walk each. It goes on to the end of the list, then from the top down to where it started.
+//! A later job never reaches a viewer before an earlier one: it starts where the earlier
+//! stands and can only move along with it, so each viewer still gets packets in order.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,6 +27,10 @@ pub struct FanoutJob {
     pub packet: Arc<MediaPacket>,
     /// The position in the stream's viewer list of the next viewer to write to.
     pub next_viewer: usize,
+    /// Where the walk began: it goes to the end of the list, then from the top up to here.
+    start: usize,
+    /// The walk went past the end and goes on from the top.
+    wrapped: bool,
     /// The simulcast layers (bit i: layer i) viewers asked keyframes of while this packet was
     /// written; each request goes out once per packet, not once per viewer.
     pub keyframe_layers: u8,
@@ -31,7 +42,26 @@ impl FanoutJob {
             stream,
             packet,
             next_viewer: 0,
+            start: 0,
+            wrapped: false,
             keyframe_layers: 0,
+        }
+    }
+
+    /// Every viewer had its turn: from the start to the end, and from the top to the start.
+    fn is_done(&self, viewers: usize) -> bool {
+        if self.wrapped {
+            self.next_viewer >= self.start
+        } else {
+            self.start == 0 && self.next_viewer >= viewers
+        }
+    }
+
+    /// At the end of a list of `viewers`, a walk that began below the top goes on there.
+    fn wrap_at_end(&mut self, viewers: usize) {
+        if !self.wrapped && self.start > 0 && self.next_viewer >= viewers {
+            self.next_viewer = 0;
+            self.wrapped = true;
         }
     }
 }
@@ -51,8 +81,18 @@ impl FanoutQueue {
         }
     }
 
-    /// Appends `job`; when the queue is full the oldest job makes room and is returned.
-    pub fn push(&mut self, job: FanoutJob) -> Option<FanoutJob> {
+    /// Appends `job`, starting it where the last job of its stream stands; when the queue is
+    /// full the oldest job makes room and is returned.
+    pub fn push(&mut self, mut job: FanoutJob) -> Option<FanoutJob> {
+        if let Some(last) = self
+            .jobs
+            .iter()
+            .rev()
+            .find(|other| same_stream(other, &job))
+        {
+            job.start = last.next_viewer;
+            job.next_viewer = last.next_viewer;
+        }
         let dropped = if self.jobs.len() == self.capacity {
             self.jobs.pop_front()
         } else {
@@ -67,18 +107,48 @@ impl FanoutQueue {
         self.jobs.front()
     }
 
+    /// Where the front job writes next in its stream's list of `viewers`, after the walks of
+    /// its stream standing at the end go on from the top. `None` when the front job is done.
+    pub fn front_position(&mut self, viewers: usize) -> Option<usize> {
+        let front = self.jobs.front()?;
+        if front.next_viewer >= viewers {
+            let stream = front.stream.clone();
+            for job in self.jobs.iter_mut().filter(|job| *job.stream == *stream) {
+                job.wrap_at_end(viewers);
+            }
+        }
+        let front = self.jobs.front()?;
+        (!front.is_done(viewers)).then_some(front.next_viewer)
+    }
+
     /// The job `index` places behind the front (0 is the front).
     pub fn get_mut(&mut self, index: usize) -> Option<&mut FanoutJob> {
         self.jobs.get_mut(index)
     }
 
-    /// True when the job `index` places behind the front is of the front job's stream and
-    /// its cursor stands at `position`: it belongs in the run being written there.
+    /// True when the job `index` places behind the front is of the front job's stream, its
+    /// cursor stands at `position`, and its walk has not ended there: it belongs in the run
+    /// being written there.
     pub fn stands_with_front(&self, index: usize, position: usize) -> bool {
         match (self.jobs.front(), self.jobs.get(index)) {
             (Some(front), Some(job)) => {
                 job.next_viewer == position
-                    && (Arc::ptr_eq(&front.stream, &job.stream) || *front.stream == *job.stream)
+                    && !(job.wrapped && position >= job.start)
+                    && same_stream(front, job)
+            }
+            _ => false,
+        }
+    }
+
+    /// True when the job `index` places behind the front is of the front job's stream and its
+    /// walk ended at `position`, where it began: a run written there passes it over.
+    pub fn ended_with_front(&self, index: usize, position: usize) -> bool {
+        match (self.jobs.front(), self.jobs.get(index)) {
+            (Some(front), Some(job)) => {
+                job.wrapped
+                    && job.next_viewer == position
+                    && position >= job.start
+                    && same_stream(front, job)
             }
             _ => false,
         }
@@ -96,9 +166,12 @@ impl FanoutQueue {
     /// The viewer at `position` in `stream`'s list is gone and the ones after it moved up by
     /// one: jobs past it follow them, so nobody is skipped and nobody gets a packet twice.
     pub fn viewer_removed(&mut self, stream: &str, position: usize) {
-        for job in &mut self.jobs {
-            if job.next_viewer > position && *job.stream == *stream {
+        for job in self.jobs.iter_mut().filter(|job| *job.stream == *stream) {
+            if job.next_viewer > position {
                 job.next_viewer -= 1;
+            }
+            if job.start > position {
+                job.start -= 1;
             }
         }
     }
@@ -106,6 +179,10 @@ impl FanoutQueue {
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
     }
+}
+
+fn same_stream(one: &FanoutJob, other: &FanoutJob) -> bool {
+    Arc::ptr_eq(&one.stream, &other.stream) || *one.stream == *other.stream
 }
 
 #[cfg(test)]
@@ -164,9 +241,10 @@ mod tests {
     fn removing_a_viewer_moves_only_the_cursors_past_it_on_its_stream() {
         let mut queue = FanoutQueue::new(8);
         for (stream, cursor) in [("s", 0), ("s", 2), ("s", 3), ("s", 5), ("t", 5)] {
-            let mut job = job(stream, 0);
-            job.next_viewer = cursor;
-            queue.push(job);
+            queue.push(job(stream, 0));
+            if let Some(job) = queue.jobs.back_mut() {
+                job.next_viewer = cursor;
+            }
         }
         queue.viewer_removed("s", 2);
         let cursors: Vec<_> = std::iter::from_fn(|| queue.pop_front())
@@ -174,5 +252,141 @@ mod tests {
             .collect();
         // Position 2 now holds the viewer that was at 3, which the job at 2 has yet to serve.
         assert_eq!(cursors, [0, 2, 2, 4, 5]);
+    }
+
+    /// One run as the shard writes it for a list of `viewers`: the front's next viewer, with
+    /// every job standing there (at most `most`). Returns (sequence number, viewer) of each.
+    fn run(queue: &mut FanoutQueue, viewers: usize, most: usize) -> Vec<(u16, usize)> {
+        let position = loop {
+            if queue.is_empty() {
+                return Vec::new();
+            }
+            match queue.front_position(viewers) {
+                Some(position) => break position,
+                None => drop(queue.pop_front()),
+            }
+        };
+        let mut written = Vec::new();
+        for index in 0.. {
+            if queue.ended_with_front(index, position) {
+                continue;
+            }
+            if !queue.stands_with_front(index, position) || written.len() == most {
+                break;
+            }
+            let Some(job) = queue.get_mut(index) else {
+                break;
+            };
+            job.next_viewer += 1;
+            written.push((job.packet.layout.sequence_number, position));
+        }
+        written
+    }
+
+    /// For each viewer, the sequence numbers it got, in order.
+    fn per_viewer(runs: &[Vec<(u16, usize)>], viewers: usize) -> Vec<Vec<u16>> {
+        let mut got = vec![Vec::new(); viewers];
+        for &(seq, viewer) in runs.iter().flatten() {
+            got[viewer].push(seq);
+        }
+        got
+    }
+
+    #[test]
+    fn a_job_queued_mid_walk_joins_the_runs_there_and_every_viewer_gets_all_in_order() {
+        let viewers = 10;
+        let mut queue = FanoutQueue::new(16);
+        queue.push(job("s", 1));
+        queue.push(job("s", 2));
+        let mut runs = Vec::new();
+        for _ in 0..4 {
+            runs.push(run(&mut queue, viewers, 8));
+        }
+        // Arrives while the first two stand at viewer 4: it starts there, in their runs.
+        queue.push(job("s", 3));
+        runs.push(run(&mut queue, viewers, 8));
+        assert_eq!(runs[4], [(1, 4), (2, 4), (3, 4)]);
+        for _ in 0..3 {
+            runs.push(run(&mut queue, viewers, 8));
+        }
+        // And another, at viewer 8.
+        queue.push(job("s", 4));
+        loop {
+            let written = run(&mut queue, viewers, 8);
+            if written.is_empty() {
+                break;
+            }
+            runs.push(written);
+        }
+        assert!(queue.is_empty());
+        for (viewer, got) in per_viewer(&runs, viewers).iter().enumerate() {
+            assert_eq!(got, &[1, 2, 3, 4], "viewer {viewer}");
+        }
+        // 10 runs take the first two to every viewer, the third and fourth riding along from
+        // 4 and 8; then 0-3 for the third with the fourth, and 4-7 for the fourth: 18 runs
+        // where walks one after the other take 40.
+        assert_eq!(runs.len(), 10 + 4 + 4);
+    }
+
+    #[test]
+    fn a_full_run_leaves_the_rest_behind_and_order_holds_per_viewer() {
+        let viewers = 7;
+        let mut queue = FanoutQueue::new(16);
+        let mut runs = Vec::new();
+        for seq in 1..=12u16 {
+            queue.push(job("s", seq));
+            runs.push(run(&mut queue, viewers, 2));
+            if seq % 3 == 0 {
+                runs.push(run(&mut queue, viewers, 2));
+            }
+        }
+        loop {
+            let written = run(&mut queue, viewers, 2);
+            if written.is_empty() {
+                break;
+            }
+            runs.push(written);
+        }
+        let expected: Vec<u16> = (1..=12).collect();
+        for (viewer, got) in per_viewer(&runs, viewers).iter().enumerate() {
+            assert_eq!(got, &expected, "viewer {viewer}");
+        }
+    }
+
+    #[test]
+    fn a_viewer_leaving_mid_walk_moves_the_start_so_the_walk_ends_at_the_same_viewer() {
+        // Viewers are ids in a list; removing one shifts the rest, as the stream's list does.
+        let mut list: Vec<usize> = (0..8).collect();
+        let mut queue = FanoutQueue::new(8);
+        let mut got: Vec<Vec<u16>> = vec![Vec::new(); 8];
+        let mut record = |runs: Vec<(u16, usize)>, list: &[usize]| {
+            for (seq, position) in runs {
+                got[list[position]].push(seq);
+            }
+        };
+        queue.push(job("s", 1));
+        for _ in 0..5 {
+            record(run(&mut queue, list.len(), 8), &list);
+        }
+        queue.push(job("s", 2));
+        record(run(&mut queue, list.len(), 8), &list);
+        record(run(&mut queue, list.len(), 8), &list);
+        // Job 2 began at position 5 and is at 7; viewer 3 (behind both) leaves.
+        list.remove(3);
+        queue.viewer_removed("s", 3);
+        loop {
+            let written = run(&mut queue, list.len(), 8);
+            if written.is_empty() {
+                break;
+            }
+            record(written, &list);
+        }
+        for (viewer, seqs) in got.iter().enumerate() {
+            match viewer {
+                // Left after job 1 reached it, before job 2 came round.
+                3 => assert_eq!(seqs, &[1]),
+                _ => assert_eq!(seqs, &[1, 2], "viewer {viewer}"),
+            }
+        }
     }
 }

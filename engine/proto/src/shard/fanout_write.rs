@@ -132,19 +132,19 @@ impl ShardCore {
     ) -> Option<TransmitMeta> {
         loop {
             let job = self.fanout.front()?;
-            let position = job.next_viewer;
             let viewers = self
                 .streams
                 .get(&job.stream)
                 .map_or(&[][..], |route| route.viewers.as_slice());
-            prefetch_viewers_after(&self.sessions, viewers, position);
-            let Some(&key) = viewers.get(position) else {
+            let next = self.fanout.front_position(viewers.len());
+            let Some((position, &key)) = next.and_then(|at| Some((at, viewers.get(at)?))) else {
                 // Every viewer has it, or the stream has no viewers left.
                 if let Some(done) = self.fanout.pop_front() {
                     self.finish_job(done);
                 }
                 continue;
             };
+            prefetch_viewers_after(&self.sessions, viewers, position);
             if let Some(run) = self.write_run_for(key, position, out, limits) {
                 let segment_size = u16::try_from(run.segment_size)
                     .ok()
@@ -171,6 +171,9 @@ impl ShardCore {
         let mut run: Option<Run> = None;
         let mut taken = 0;
         for index in 0.. {
+            if self.fanout.ended_with_front(index, position) {
+                continue;
+            }
             if !self.fanout.stands_with_front(index, position) {
                 break;
             }
@@ -251,6 +254,9 @@ impl ShardCore {
             return shape;
         };
         for (index, job) in self.fanout.iter().enumerate() {
+            if self.fanout.ended_with_front(index, position) {
+                continue;
+            }
             if !self.fanout.stands_with_front(index, position) || shape.packets == segments {
                 break;
             }
