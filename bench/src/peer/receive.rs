@@ -42,6 +42,8 @@ pub struct MediaReceiver {
     lite: Option<NonZeroU32>,
     packets: u64,
     last_timestamp: HashMap<u32, u32>,
+    /// SSRC on the wire -> sequence number of its latest packet that went through SRTP.
+    verified_seqs: HashMap<u32, u16>,
     stats: HashMap<u32, ReceiverStats>,
     plain: Vec<u8>,
 }
@@ -74,6 +76,7 @@ impl MediaReceiver {
             lite,
             packets: 0,
             last_timestamp: HashMap::new(),
+            verified_seqs: HashMap::new(),
             stats: HashMap::new(),
             plain: Vec::with_capacity(1500),
         }
@@ -97,6 +100,12 @@ impl MediaReceiver {
             .unprotect_rtp(datagram, &mut plain)
             .map_err(|_| Dropped::Unprotect)
             .and_then(|()| self.verified_event(&plain));
+        if result.is_ok()
+            && let Ok(packet) = RtpPacket::parse(datagram)
+        {
+            self.verified_seqs
+                .insert(packet.ssrc(), packet.sequence_number());
+        }
         self.plain = plain;
         let event = result?;
         self.record(now, &event);
@@ -111,6 +120,14 @@ impl MediaReceiver {
             return None;
         }
         let packet = RtpPacket::parse(datagram).ok()?;
+        // SRTP finds a packet's index (its rollover count) from the last packet it saw of the
+        // SSRC, so it must see the first one, and one after each wrap of the sequence number:
+        // a stream starting just before a wrap and first verified after it would otherwise
+        // fail every check from then on.
+        let verified = self.verified_seqs.get(&packet.ssrc())?;
+        if packet.sequence_number() < *verified {
+            return None;
+        }
         let format = self.formats.get(&packet.payload_type())?;
         let last = self.last_timestamp.get(&packet.ssrc()).copied();
         let frame_start = last != Some(packet.timestamp());
@@ -376,5 +393,61 @@ mod tests {
             verified: true,
         };
         assert_eq!(Vec::from(events), [expected]);
+    }
+    #[test]
+    fn lite_mode_follows_a_stream_that_wraps_before_its_first_check() {
+        let (mut ours, mut server) = srtp_pair();
+        let audio = MediaSection {
+            mid: "0".into(),
+            kind: MediaKind::Audio,
+            codecs: vec![Codec {
+                payload_type: 111,
+                name: CodecName::Opus,
+                clock_rate: 48_000,
+                channels: Some(2),
+                fmtp: String::new(),
+                rtx_payload_type: None,
+                feedback: Vec::new(),
+            }],
+            extensions: Vec::new(),
+            ssrcs: vec![9],
+            rtx_pairs: Vec::new(),
+            simulcast: Vec::new(),
+        };
+        let mut receiver = MediaReceiver::new(&[audio], NonZeroU32::new(16));
+        let mut verified = Vec::new();
+        // Starts 6 before the wrap: 16 packets in, the first every-16th check falls after it.
+        for i in 0..40u16 {
+            let seq = 65_530u16.wrapping_add(i);
+            let header = RtpHeader {
+                marker: false,
+                payload_type: 111,
+                sequence_number: seq,
+                timestamp: u32::from(i) * 960,
+                ssrc: 9,
+            };
+            let mut plain = [0; 64];
+            let len = write_rtp(&mut plain, &header, &[], &[0xfc; 20]).unwrap();
+            let mut protected = Vec::new();
+            server.protect_rtp(&plain[..len], &mut protected).unwrap();
+            let mut events = VecDeque::new();
+            receiver
+                .on_rtp(Instant::now(), &mut ours, &protected, &mut events)
+                .unwrap_or_else(|error| panic!("seq {seq}: {error:?}"));
+            let Some(PeerEvent::Rtp {
+                seq: got,
+                verified: checked,
+                ..
+            }) = events.pop_front()
+            else {
+                panic!("seq {seq}: no event");
+            };
+            assert_eq!(got, seq);
+            if checked {
+                verified.push(seq);
+            }
+        }
+        // The first packet, the first after the wrap, then every 16th packet.
+        assert_eq!(verified, [65_530, 0, 9, 25]);
     }
 }
