@@ -261,6 +261,20 @@ impl ShardCore {
         self.sessions.len()
     }
 
+    /// Sessions that need `handle_timeout` before the shard's deadline table says: each one
+    /// a timer that would fire late. The simulated network checks this after every step.
+    #[cfg(test)]
+    pub(crate) fn sessions_behind_their_deadline(&self) -> Vec<SessionKey> {
+        self.sessions
+            .iter()
+            .filter(|(key, session)| match session.poll_timeout() {
+                Some(due) => self.timers.get(key).is_none_or(|held| held > due),
+                None => false,
+            })
+            .map(|(&key, _)| key)
+            .collect()
+    }
+
     /// A datagram that arrived on this shard's socket from `source`, addressed to `local`
     /// (when the runtime knows it).
     pub fn handle_receive(

@@ -52,6 +52,12 @@ impl<K: Copy + Eq + Hash + Ord> DeadlineTable<K> {
         self.compact_if_bloated();
     }
 
+    /// The deadline `key` has now, if any.
+    #[cfg(test)]
+    pub fn get(&self, key: &K) -> Option<Instant> {
+        self.current.get(key).copied()
+    }
+
     /// The earliest live deadline.
     pub fn earliest(&mut self) -> Option<Instant> {
         self.drop_stale_top();

@@ -99,6 +99,12 @@ impl Session {
         prefetch(self.locals.as_slice());
     }
 
+    /// True when this viewer's video waits for a keyframe: then, and only then, it has a
+    /// keyframe request deadline.
+    pub fn awaits_keyframe(&self) -> bool {
+        matches!(&self.media, SessionMedia::Viewer(viewer) if viewer.egress.needs_keyframe())
+    }
+
     /// True when this viewer has no use for `packet` (a simulcast layer it does not get): the
     /// fan-out's quick look before [`Self::write_media_onto`].
     pub fn skips_media(&self, now: Instant, packet: &MediaPacket) -> bool {

@@ -170,6 +170,8 @@ impl ShardCore {
         let shape = self.run_shape(key, position, limits.segments);
         let mut run: Option<Run> = None;
         let mut taken = 0;
+        let awaited_keyframe = self.sessions.get(&key).map(|v| v.awaits_keyframe());
+        let mut asked_keyframe = false;
         for index in 0.. {
             if self.fanout.ended_with_front(index, position) {
                 continue;
@@ -205,6 +207,7 @@ impl ShardCore {
             while let Some(event) = viewer.poll_event() {
                 if let SessionEvent::KeyframeRequest { layer } = event {
                     job.keyframe_layers |= 1u8.checked_shl(layer.into()).unwrap_or(0);
+                    asked_keyframe = true;
                 }
             }
             if !written {
@@ -238,9 +241,14 @@ impl ShardCore {
                 break;
             }
         }
-        // The viewer's deadlines may have moved (keyframe retries, its estimate): once per
-        // run is enough, since nothing reads them in between.
-        if let Some(viewer) = self.sessions.get(&key) {
+        // Writing media moves a viewer's deadline only through its keyframe request: when it
+        // asked for one (the next retry), or began waiting for one (a layer switch). A
+        // keyframe that ends the wait leaves an early deadline, which only wakes the session
+        // once for nothing; asking the session (its ICE and DTLS timers, cold lines) after
+        // every run cost more.
+        if let Some(viewer) = self.sessions.get(&key)
+            && (asked_keyframe || awaited_keyframe != Some(viewer.awaits_keyframe()))
+        {
             self.timers.set(key, viewer.poll_timeout());
         }
         run

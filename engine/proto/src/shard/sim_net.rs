@@ -149,6 +149,14 @@ impl Net {
             }
         }
         self.settle();
+        #[cfg(test)]
+        for (index, shard) in self.shards.iter().enumerate() {
+            let behind = shard.sessions_behind_their_deadline();
+            assert!(
+                behind.is_empty(),
+                "shard {index}: timers later than {behind:?} need"
+            );
+        }
     }
 
     /// A datagram from `peer` to the shard at `destination`, over the peer's path.
