@@ -30,7 +30,8 @@ pub struct WorkloadArgs {
     /// Cores to pin the viewer threads to, like 2,3 or 0-3 (thread i on the i-th, cycling).
     #[arg(long, value_name = "LIST", value_parser = parse_cpu_list)]
     cpus: Option<CpuList>,
-    /// Lite viewers: verify the SRTP tag of 1 packet in N, read the rest from the clear header.
+    /// Lite viewers: verify the SRTP tag of 1 packet in N (and of each stream's first packet and
+    /// first after a sequence wrap, which SRTP needs), read the rest from the clear header.
     #[arg(long, value_name = "N")]
     lite: Option<NonZeroU32>,
     /// The video codec the publisher sends (with Opus audio).
