@@ -394,6 +394,7 @@ mod tests {
         };
         assert_eq!(Vec::from(events), [expected]);
     }
+
     #[test]
     fn lite_mode_follows_a_stream_that_wraps_before_its_first_check() {
         let (mut ours, mut server) = srtp_pair();
