@@ -48,9 +48,12 @@ const _: () = assert!(SEND_SLOTS + RECV_BUFFERS as usize + 2 <= 2 * SUBMISSION_E
 /// Completions handled per turn, at most; the timer is checked between turns.
 const COMPLETIONS_PER_TURN: usize = 256;
 /// How long a turn may spend on each of its two batches: completions (a media packet in costs
-/// its decryption and a fan-out job, ~1-2 us) and datagrams out (~2.5 us each), unless the
-/// core's next deadline comes first. Two of them, and a submit, keep a turn near 1 ms.
-const BATCH_TIME: Duration = Duration::from_micros(500);
+/// its decryption and a fan-out job, ~1-2 us) and datagrams out (~1 us each to write), unless
+/// the core's next deadline comes first. The submit that follows costs the kernel's share of
+/// the datagrams (~1.2 us each), so a saturated turn takes about 0.8 ms, and a timer that
+/// comes due just after the turn's check waits that long. At 500 us a turn took ~1.6 ms, and
+/// a few firings an hour landed past 2 ms at 90-99% CPU.
+const BATCH_TIME: Duration = Duration::from_micros(250);
 /// Completions or datagrams between two readings of the clock in a batch: the clock costs
 /// ~25 ns, 32 datagrams ~80 us, so a batch overruns its time by that much at most.
 const CLOCK_CHECK_EVERY: usize = 32;
@@ -65,7 +68,7 @@ const SEND_SLOTS: usize = 1024;
 /// SRTP, and up to ~6 us with the kernel's share of single sends). A run counts as the
 /// datagrams it holds, and each is at least one, so with at most a receive and a wake re-armed
 /// besides, a turn's SQEs fit the submission queue.
-const DATAGRAMS_PER_TURN: usize = 512;
+const DATAGRAMS_PER_TURN: usize = 256;
 const STATS_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Everything one shard thread owns.

@@ -18,7 +18,11 @@ fn a_turn_sends_a_bounded_batch_and_full_slots_leave_the_rest_in_the_core() {
 
     assert!(armed.flush_transmits().unwrap(), "stopped by the bound");
     assert_eq!(armed.uring.sends.in_flight(), DATAGRAMS_PER_TURN);
-    armed.flush_transmits().unwrap();
+    // Later turns fill the other slots, one bounded batch each.
+    for turn in 2..=SEND_SLOTS / DATAGRAMS_PER_TURN {
+        armed.flush_transmits().unwrap();
+        assert_eq!(armed.uring.sends.in_flight(), turn * DATAGRAMS_PER_TURN);
+    }
     assert_eq!(armed.uring.sends.in_flight(), SEND_SLOTS);
     assert!(
         !armed.flush_transmits().unwrap(),
