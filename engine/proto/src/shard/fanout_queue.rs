@@ -51,10 +51,15 @@ impl FanoutJob {
     /// Every viewer had its turn: from the start to the end, and from the top to the start.
     fn is_done(&self, viewers: usize) -> bool {
         if self.wrapped {
-            self.next_viewer >= self.start
+            self.came_round()
         } else {
             self.start == 0 && self.next_viewer >= viewers
         }
+    }
+
+    /// The walk went past the end and came back round to where it began.
+    fn came_round(&self) -> bool {
+        self.wrapped && self.next_viewer >= self.start
     }
 
     /// At the end of a list of `viewers`, a walk that began below the top goes on there.
@@ -64,6 +69,17 @@ impl FanoutJob {
             self.wrapped = true;
         }
     }
+}
+
+/// A queued job's part in a run written at one viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunPlace {
+    /// Its cursor stands there, on the front job's stream: its packet goes in the run.
+    Joins,
+    /// Its cursor stands there but its walk ended there, where it began.
+    PassedOver,
+    /// It stands elsewhere or is of another stream: the run ends before it.
+    Ends,
 }
 
 pub struct FanoutQueue {
@@ -126,31 +142,17 @@ impl FanoutQueue {
         self.jobs.get_mut(index)
     }
 
-    /// True when the job `index` places behind the front is of the front job's stream, its
-    /// cursor stands at `position`, and its walk has not ended there: it belongs in the run
-    /// being written there.
-    pub fn stands_with_front(&self, index: usize, position: usize) -> bool {
+    /// What the job `index` places behind the front does in a run written at `position`.
+    pub fn place_in_run(&self, index: usize, position: usize) -> RunPlace {
         match (self.jobs.front(), self.jobs.get(index)) {
-            (Some(front), Some(job)) => {
-                job.next_viewer == position
-                    && !(job.wrapped && position >= job.start)
-                    && same_stream(front, job)
+            (Some(front), Some(job)) if job.next_viewer == position && same_stream(front, job) => {
+                if job.came_round() {
+                    RunPlace::PassedOver
+                } else {
+                    RunPlace::Joins
+                }
             }
-            _ => false,
-        }
-    }
-
-    /// True when the job `index` places behind the front is of the front job's stream and its
-    /// walk ended at `position`, where it began: a run written there passes it over.
-    pub fn ended_with_front(&self, index: usize, position: usize) -> bool {
-        match (self.jobs.front(), self.jobs.get(index)) {
-            (Some(front), Some(job)) => {
-                job.wrapped
-                    && job.next_viewer == position
-                    && position >= job.start
-                    && same_stream(front, job)
-            }
-            _ => false,
+            _ => RunPlace::Ends,
         }
     }
 
@@ -268,11 +270,11 @@ mod tests {
         };
         let mut written = Vec::new();
         for index in 0.. {
-            if queue.ended_with_front(index, position) {
-                continue;
-            }
-            if !queue.stands_with_front(index, position) || written.len() == most {
-                break;
+            match queue.place_in_run(index, position) {
+                RunPlace::PassedOver => continue,
+                RunPlace::Ends => break,
+                RunPlace::Joins if written.len() == most => break,
+                RunPlace::Joins => {}
             }
             let Some(job) = queue.get_mut(index) else {
                 break;

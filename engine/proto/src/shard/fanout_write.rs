@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use super::fanout_queue::FanoutJob;
+use super::fanout_queue::{FanoutJob, RunPlace};
 use super::{RunLimits, ShardCore, TransmitMeta};
 use crate::counter_hash::CounterMap;
 use crate::media::MediaPacket;
@@ -173,11 +173,10 @@ impl ShardCore {
         let awaited_keyframe = self.sessions.get(&key).map(|v| v.awaits_keyframe());
         let mut asked_keyframe = false;
         for index in 0.. {
-            if self.fanout.ended_with_front(index, position) {
-                continue;
-            }
-            if !self.fanout.stands_with_front(index, position) {
-                break;
+            match self.fanout.place_in_run(index, position) {
+                RunPlace::PassedOver => continue,
+                RunPlace::Ends => break,
+                RunPlace::Joins => {}
             }
             let Some(job) = self.fanout.get_mut(index) else {
                 break;
@@ -262,11 +261,11 @@ impl ShardCore {
             return shape;
         };
         for (index, job) in self.fanout.iter().enumerate() {
-            if self.fanout.ended_with_front(index, position) {
-                continue;
-            }
-            if !self.fanout.stands_with_front(index, position) || shape.packets == segments {
-                break;
+            match self.fanout.place_in_run(index, position) {
+                RunPlace::PassedOver => continue,
+                RunPlace::Ends => break,
+                RunPlace::Joins if shape.packets == segments => break,
+                RunPlace::Joins => {}
             }
             if !viewer.skips_media(self.now, &job.packet) && !shape.admit(job.packet.rtp_len()) {
                 break;
