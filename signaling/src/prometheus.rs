@@ -4,7 +4,8 @@
 //! Timer lateness is a histogram in seconds. Its buckets come from the engine, where bucket
 //! `i` counts firings strictly below bound `i`; here they are made cumulative under
 //! `le="<bound>"`, ending with `le="+Inf"`. (Prometheus reads `le` as "at or below"; lateness
-//! is measured in nanoseconds, so a firing exactly on a bound is one in a million.)
+//! is measured in nanoseconds, so a firing exactly on a bound is one in a million.) The gaps
+//! between the loop's timer checks use the same buckets.
 
 use std::fmt::{Display, Write};
 
@@ -14,6 +15,7 @@ use shardcast_control::{LATENESS_BOUNDS_US, LatenessHistogram, ShardStats};
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 const LATENESS: &str = "shardcast_timer_lateness_seconds";
+const CHECK_GAPS: &str = "shardcast_timer_check_gap_seconds";
 
 mod families;
 use families::{
@@ -34,7 +36,8 @@ pub fn render(shards: &[ShardStats]) -> String {
     );
     for stats in shards {
         for (timer, histogram) in timers(stats) {
-            histogram_samples(&mut out, stats.shard, timer, histogram);
+            let labels = format!("shard=\"{}\",timer=\"{timer}\"", stats.shard);
+            histogram_samples(&mut out, LATENESS, &labels, histogram);
         }
     }
     let max = "shardcast_timer_lateness_max_seconds";
@@ -48,6 +51,24 @@ pub fn render(shards: &[ShardStats]) -> String {
         for (timer, histogram) in timers(stats) {
             let labels = format!("shard=\"{}\",timer=\"{timer}\"", stats.shard);
             sample(&mut out, max, &labels, seconds(histogram.max_us));
+        }
+    }
+    family(
+        &mut out,
+        CHECK_GAPS,
+        "histogram",
+        "The gaps between two timer checks of the shard's loop, which bound how late a timer \
+         can be. time=\"on_cpu\": the shard thread's own CPU time in the gap; \
+         time=\"off_cpu\": time it was kept off its core though it had not asked to sleep \
+         (preempted by another task, or its virtual CPU stolen; a lower bound).",
+    );
+    for stats in shards {
+        for (time, histogram) in [
+            ("on_cpu", &stats.check_gaps_on_cpu),
+            ("off_cpu", &stats.check_gaps_off_cpu),
+        ] {
+            let labels = format!("shard=\"{}\",time=\"{time}\"", stats.shard);
+            histogram_samples(&mut out, CHECK_GAPS, &labels, histogram);
         }
     }
     for PerShard {
@@ -122,9 +143,9 @@ fn timers(stats: &ShardStats) -> [(&'static str, &LatenessHistogram); 2] {
     [("session", &stats.session_timers), ("probe", &stats.probe)]
 }
 
-fn histogram_samples(out: &mut String, shard: usize, timer: &str, histogram: &LatenessHistogram) {
-    let labels = format!("shard=\"{shard}\",timer=\"{timer}\"");
-    let bucket = format!("{LATENESS}_bucket");
+/// A histogram with the lateness buckets, its durations in seconds.
+fn histogram_samples(out: &mut String, name: &str, labels: &str, histogram: &LatenessHistogram) {
+    let bucket = format!("{name}_bucket");
     let mut cumulative = 0u64;
     for (bound, count) in LATENESS_BOUNDS_US.iter().zip(&histogram.buckets) {
         cumulative = cumulative.saturating_add(*count);
@@ -139,11 +160,11 @@ fn histogram_samples(out: &mut String, shard: usize, timer: &str, histogram: &La
     sample(out, &bucket, &format!("{labels},le=\"+Inf\""), all);
     sample(
         out,
-        &format!("{LATENESS}_sum"),
-        &labels,
+        &format!("{name}_sum"),
+        labels,
         seconds(histogram.sum_us),
     );
-    sample(out, &format!("{LATENESS}_count"), &labels, all);
+    sample(out, &format!("{name}_count"), labels, all);
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -214,7 +235,20 @@ mod tests {
                 gso_sends: 100,
                 gso_segments: 640,
                 gso_fallbacks: 1,
+                preemptions: 17,
                 ..RuntimeCounters::default()
+            },
+            check_gaps_on_cpu: LatenessHistogram {
+                buckets: [40, 2, 0, 0, 0, 0, 0, 0, 0],
+                firings: 42,
+                sum_us: 21_000,
+                max_us: 1_500,
+            },
+            check_gaps_off_cpu: LatenessHistogram {
+                buckets: [41, 0, 1, 0, 0, 0, 0, 0, 0],
+                firings: 42,
+                sum_us: 3_000,
+                max_us: 3_000,
             },
         }
     }
@@ -282,12 +316,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn check_gaps_are_two_histograms_and_preemptions_a_counter() {
+        let text = render(&[shard(1, [1; 9])]);
+        for line in [
+            "shardcast_timer_check_gap_seconds_bucket{shard=\"1\",time=\"on_cpu\",le=\"0.001\"} 40",
+            "shardcast_timer_check_gap_seconds_bucket{shard=\"1\",time=\"on_cpu\",le=\"0.002\"} 42",
+            "shardcast_timer_check_gap_seconds_sum{shard=\"1\",time=\"on_cpu\"} 0.021",
+            "shardcast_timer_check_gap_seconds_bucket{shard=\"1\",time=\"off_cpu\",le=\"0.002\"} 41",
+            "shardcast_timer_check_gap_seconds_bucket{shard=\"1\",time=\"off_cpu\",le=\"0.005\"} 42",
+            "shardcast_timer_check_gap_seconds_count{shard=\"1\",time=\"off_cpu\"} 42",
+            "# TYPE shardcast_timer_check_gap_seconds histogram",
+            "shardcast_shard_preemptions_total{shard=\"1\"} 17",
+            "# TYPE shardcast_shard_preemptions_total counter",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+    }
+
     /// The family a sample line belongs to: its name, less a histogram's suffix.
     fn family_of(line: &str) -> &str {
         let name = &line[..line.find(['{', ' ']).unwrap()];
         ["_bucket", "_sum", "_count"]
             .iter()
-            .find_map(|suffix| name.strip_suffix(suffix).filter(|n| *n == LATENESS))
+            .find_map(|suffix| {
+                name.strip_suffix(suffix)
+                    .filter(|n| [LATENESS, CHECK_GAPS].contains(n))
+            })
             .unwrap_or(name)
     }
 
@@ -313,12 +371,13 @@ mod tests {
                 samples += 1;
             }
         }
-        // Per shard: 2 histograms of 9 buckets, sum and count; 2 maxima; 3 shard
-        // figures; 18 core counters; 15 runtime counters and 2 receive drop reasons; 3
-        // bandwidth figures and 3 bandwidth stats; viewers per layer and 2 switch directions.
+        // Per shard: 2 lateness and 2 check gap histograms of 9 buckets, sum and count; 2
+        // maxima; 3 shard figures; 18 core counters; 16 runtime counters and 2 receive drop
+        // reasons; 3 bandwidth figures and 3 bandwidth stats; viewers per layer and 2 switch
+        // directions.
         assert_eq!(
             samples,
-            2 * (2 * 11 + 2 + 3 + 18 + 15 + 2 + 3 + 3 + STATS_LAYERS + 2)
+            2 * (4 * 11 + 2 + 3 + 18 + 16 + 2 + 3 + 3 + STATS_LAYERS + 2)
         );
     }
 

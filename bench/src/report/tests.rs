@@ -82,9 +82,14 @@ fn report(server: Vec<ServerUsage>) -> RunReport {
         },
         server,
         // 1000 firings: 998 within 2 ms, the latest one under 10 ms; one period skipped.
+        // Every gap on the CPU under 1 ms, two off it of 2 ms or more: the late firings
+        // were the machine's doing.
         timer_probe: Some(ProbeWindow {
             buckets: [990, 8, 1, 1, 0, 0, 0, 0, 0],
             skipped_periods: 1,
+            on_cpu_gaps: Some([1000, 0, 0, 0, 0, 0, 0, 0, 0]),
+            off_cpu_gaps: Some([990, 8, 2, 0, 0, 0, 0, 0, 0]),
+            preemptions: Some(4123),
         }),
         delivered_packets: 1_000_000,
         // 2 s of worker CPU and 30% of a core over the 10 s window.
@@ -139,8 +144,11 @@ server pid  CPU %  RSS MiB
 total        50.0    120.0
 server CPU per delivered viewer-packet: 5.00 us (1000000 packets)
 server timer probe: 1000 firings, 99.80% within 2 ms, 100.00% within 10 ms, worst <10 ms, 1 periods skipped
-lateness  <1 ms  <2 ms  <5 ms  <10 ms  <20 ms  <40 ms  <80 ms  <160 ms  >=160 ms
-firings     990      8      1       1       0       0       0        0         0
+server loop between timer checks: own CPU worst <1 ms (0 gaps >= 2 ms), off its CPU 2 gaps >= 2 ms (worst <5 ms), 4123 preemptions
+lateness      <1 ms  <2 ms  <5 ms  <10 ms  <20 ms  <40 ms  <80 ms  <160 ms  >=160 ms
+firings         990      8      1       1       0       0       0        0         0
+on-CPU gaps    1000      0      0       0       0       0       0        0         0
+off-CPU gaps    990      8      2       0       0       0       0        0         0
 bench CPU: 20.0% workers, 30.0% whole process
 bench CPU per received viewer-packet: 2.00 us (workers), 3.00 us (whole process)
 ";
@@ -162,6 +170,56 @@ fn the_table_says_what_was_not_measured() {
         ),
         "{text}"
     );
+}
+
+/// The table of the report with its probe window changed by `change`.
+fn table_with_probe(change: impl FnOnce(&mut ProbeWindow)) -> String {
+    let mut run = report(Vec::new());
+    change(run.timer_probe.as_mut().unwrap());
+    table(&run)
+}
+
+#[test]
+fn the_table_leaves_out_check_gaps_not_measured() {
+    let text = table_with_probe(|probe| probe.preemptions = None);
+    assert!(
+        text.contains(
+            "own CPU worst <1 ms (0 gaps >= 2 ms), off its CPU 2 gaps >= 2 ms (worst <5 ms), \
+             - preemptions\n"
+        ),
+        "{text}"
+    );
+    let text = table_with_probe(|probe| {
+        probe.on_cpu_gaps = Some([0; 9]);
+        probe.off_cpu_gaps = Some([0; 9]);
+    });
+    assert!(
+        text.contains(
+            "server loop between timer checks: own CPU worst - (0 gaps >= 2 ms), \
+             off its CPU 0 gaps >= 2 ms (worst -), 4123 preemptions\n"
+        ),
+        "{text}"
+    );
+
+    // An older engine: the probe alone, as before check gaps were measured.
+    let text = table_with_probe(|probe| {
+        probe.on_cpu_gaps = None;
+        probe.off_cpu_gaps = None;
+        probe.preemptions = None;
+    });
+    assert!(
+        text.contains(
+            "1 periods skipped\n\
+             lateness  <1 ms  <2 ms  <5 ms  <10 ms  <20 ms  <40 ms  <80 ms  <160 ms  >=160 ms\n\
+             firings     990      8      1       1       0       0       0        0         0\n\
+             bench CPU:"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("gaps"), "{text}");
+    // Half of the check gaps prove nothing: left out too.
+    let half = table_with_probe(|probe| probe.on_cpu_gaps = None);
+    assert!(!half.contains("gaps"), "{half}");
 }
 
 #[test]
@@ -240,6 +298,32 @@ fn the_json_holds_every_figure() {
         serde_json::json!({"lateness": "<2 ms", "firings": 8})
     );
     assert_eq!(probe["buckets"][8]["lateness"], ">=160 ms");
+
+    let gaps = &probe["check_gaps"];
+    assert_eq!(gaps["preemptions"], 4123);
+    let on_cpu = &gaps["on_cpu"];
+    assert_eq!(on_cpu["worst_bucket"], "<1 ms");
+    assert_eq!(on_cpu["gaps_at_least_2ms"], 0);
+    assert_eq!(
+        on_cpu["buckets"][0],
+        serde_json::json!({"gap": "<1 ms", "gaps": 1000})
+    );
+    let off_cpu = &gaps["off_cpu"];
+    assert_eq!(off_cpu["worst_bucket"], "<5 ms");
+    assert_eq!(off_cpu["gaps_at_least_2ms"], 2);
+    assert_eq!(off_cpu["buckets"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        off_cpu["buckets"][2],
+        serde_json::json!({"gap": "<5 ms", "gaps": 2})
+    );
+    assert_eq!(off_cpu["buckets"][8]["gap"], ">=160 ms");
+
+    // Half of the check gaps, or none: not measured.
+    let mut half = report(Vec::new());
+    half.timer_probe.as_mut().unwrap().off_cpu_gaps = None;
+    let half = serde_json::to_value(ReportJson::from_report(&half)).unwrap();
+    assert_eq!(half["server_timer_probe"]["firings"], 1000);
+    assert!(half["server_timer_probe"]["check_gaps"].is_null());
 
     let mut unmeasured = report(Vec::new());
     unmeasured.timer_probe = None;

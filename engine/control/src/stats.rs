@@ -37,6 +37,15 @@ pub struct ShardStats {
     /// Filled in by the shard's runtime, which owns the socket and the ring; the protocol core
     /// answers with zeros here.
     pub runtime: RuntimeCounters,
+    /// The gaps between two of the shard loop's timer checks, split into the thread's own CPU
+    /// time and the time it was kept off its CPU though it had not asked to sleep (preempted,
+    /// or its virtual CPU stolen; a lower bound). A timer is never later than its gap, so a
+    /// late firing while no gap held 2 ms of CPU was not the shard's work. Filled in by the
+    /// runtime, which owns the thread's clocks; empty from the protocol core.
+    #[serde(default)]
+    pub check_gaps_on_cpu: LatenessHistogram,
+    #[serde(default)]
+    pub check_gaps_off_cpu: LatenessHistogram,
 }
 
 /// How late a timer fired after its deadline, over every firing.
@@ -164,6 +173,9 @@ pub struct RuntimeCounters {
     pub messages_in: u64,
     /// Requests from signaling.
     pub control_requests: u64,
+    /// Times another task took the shard thread's core (involuntary context switches).
+    #[serde(default)]
+    pub preemptions: u64,
 }
 
 #[cfg(test)]
@@ -248,7 +260,10 @@ mod tests {
                 ring_full_drops: u64::MAX,
                 messages_in: u64::MAX,
                 control_requests: u64::MAX,
+                preemptions: u64::MAX,
             },
+            check_gaps_on_cpu: widest,
+            check_gaps_off_cpu: widest,
         });
         let line = encode(&response);
         assert!(line.len() < 4096 && line.len() < MAX_LINE, "{}", line.len());

@@ -97,6 +97,8 @@ impl ShardCounters {
             ring_full_drops: read(&self.ring_full_drops),
             messages_in: read(&self.messages_in),
             control_requests: read(&self.control_requests),
+            // The kernel keeps this count; only the shard's thread can read its own.
+            preemptions: 0,
         }
     }
 }
@@ -152,6 +154,7 @@ mod tests {
             ring_full_drops: 1 << 14,
             messages_in: 1 << 15,
             control_requests: 1 << 16,
+            preemptions: 0,
         };
         assert_eq!(counters.snapshot(), expected);
     }

@@ -14,6 +14,10 @@
 //! [`CLOCK_CHECK_EVERY`] completions or datagrams. That is what keeps a flood, or one packet
 //! fanned out to thousands of viewers, from delaying timers: a turn lasts about a millisecond,
 //! however costly each datagram is, and one that finds a deadline come ends at once.
+//!
+//! Whether that holds is measured, not assumed: each gap between two timer checks is split
+//! into the thread's CPU time and the time it was kept off its core ([`TimerCheckGaps`]), so
+//! a late timer can be told from a preempted or stolen CPU.
 
 use std::io;
 use std::sync::Arc;
@@ -24,6 +28,7 @@ use std::time::{Duration, Instant};
 use shardcast_control::Response;
 use shardcast_proto::router::ShardMessage;
 use shardcast_proto::shard::{RunLimits, ShardCore};
+use shardcast_proto::timer::TimerCheckGaps;
 
 use crate::control_socket::ControlRequest;
 use crate::counters::{Counter, ShardCounters};
@@ -32,6 +37,7 @@ use crate::io_slots::{SEND_BUFFER_BYTES, SendSlots};
 use crate::mesh::ShardLinks;
 use crate::pktinfo::SourceAddress;
 use crate::recv_ring::{Received, RecvRing};
+use crate::thread_clock;
 use crate::udp::UdpSocket;
 use crate::uring::{KIND_RECV, KIND_SEND, KIND_WAKE, Uring, split_user_data};
 use crate::uring_setup::{RingSetup, SocketTarget, build_ring};
@@ -90,6 +96,14 @@ pub struct ArmedShard {
     /// How long each batch of a turn may take ([`BATCH_TIME`]; tests of the count bounds
     /// lift it).
     batch_time: Duration,
+    check_gaps: TimerCheckGaps,
+}
+
+/// The clocks at a timer check, and how long the loop has slept on request since.
+struct LastCheck {
+    at: Instant,
+    cpu_time: Duration,
+    asleep: Duration,
 }
 
 impl ShardLoop {
@@ -136,6 +150,7 @@ impl ShardLoop {
             shard: self,
             uring,
             batch_time: BATCH_TIME,
+            check_gaps: TimerCheckGaps::default(),
         })
     }
 }
@@ -144,6 +159,11 @@ impl ArmedShard {
     /// Runs until `stopping` is set (and the shard woken) or the ring fails.
     pub fn run(mut self) -> io::Result<()> {
         let mut next_stats = Instant::now() + STATS_INTERVAL;
+        let mut last_check = LastCheck {
+            at: Instant::now(),
+            cpu_time: thread_clock::cpu_time(),
+            asleep: Duration::ZERO,
+        };
         while !self.shard.stopping.load(Ordering::Acquire) {
             let now = Instant::now();
             let backlog = self.handle_completions(now)?;
@@ -152,6 +172,17 @@ impl ArmedShard {
             // The batches above take time: timers fire, and their lateness is measured, by
             // the clock as it is now rather than as it was when the turn began.
             let now = Instant::now();
+            let cpu_time = thread_clock::cpu_time();
+            self.check_gaps.record(
+                now.saturating_duration_since(last_check.at),
+                cpu_time.saturating_sub(last_check.cpu_time),
+                last_check.asleep,
+            );
+            last_check = LastCheck {
+                at: now,
+                cpu_time,
+                asleep: Duration::ZERO,
+            };
             if self.shard.core.poll_timeout().is_some_and(|due| due <= now) {
                 self.shard.core.handle_timeout(now);
             }
@@ -166,8 +197,12 @@ impl ArmedShard {
                 .core
                 .poll_timeout()
                 .map_or(next_stats, |due| due.min(next_stats));
-            self.uring
-                .submit_and_wait(backlog || more_to_send, deadline)?;
+            let busy = backlog || more_to_send;
+            let sleep_from = (!busy).then(Instant::now);
+            self.uring.submit_and_wait(busy, deadline)?;
+            if let Some(from) = sleep_from {
+                last_check.asleep += from.elapsed();
+            }
         }
         Ok(())
     }
@@ -260,9 +295,13 @@ impl ArmedShard {
         while let Ok(ControlRequest { request, reply }) = shard.control.try_recv() {
             shard.counters.add(Counter::ControlRequests, 1);
             let mut response = shard.core.handle_control(now, request);
-            // The core counts what it sees; the socket and the ring are the runtime's.
+            // The core counts what it sees; the socket, the ring and the thread are the
+            // runtime's.
             if let Response::Stats(stats) = &mut response {
                 stats.runtime = shard.counters.snapshot();
+                stats.runtime.preemptions = thread_clock::preemptions();
+                stats.check_gaps_on_cpu = self.check_gaps.on_cpu().snapshot();
+                stats.check_gaps_off_cpu = self.check_gaps.off_cpu().snapshot();
             }
             if reply.send(response).is_err() {
                 tracing::debug!(shard = shard.index, "control client left before the answer");

@@ -22,6 +22,7 @@ pub mod pktinfo;
 pub mod recv_ring;
 pub mod ring;
 pub mod signal;
+pub mod thread_clock;
 pub mod udp;
 pub mod up;
 mod uring;

@@ -129,6 +129,12 @@ fn datagrams_reach_the_shard_they_are_sent_to() {
     assert_eq!(stats.runtime.receive_completions, 3);
     assert_eq!(stats.runtime.control_requests, 1);
     assert!(stats.runtime.submit_syscalls > 0);
+    // Every turn's timer check split the gap since the one before.
+    assert!(stats.check_gaps_on_cpu.firings > 0);
+    assert_eq!(
+        stats.check_gaps_off_cpu.firings,
+        stats.check_gaps_on_cpu.firings
+    );
 
     engine.stop();
     std::fs::remove_dir_all(&dir).unwrap();

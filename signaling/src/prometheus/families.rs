@@ -13,7 +13,7 @@ pub(super) struct PerShard {
     pub value: fn(&ShardStats) -> String,
 }
 
-pub(super) const PER_SHARD: [PerShard; 39] = [
+pub(super) const PER_SHARD: [PerShard; 40] = [
     PerShard {
         name: "shardcast_timer_probe_period_seconds",
         kind: "gauge",
@@ -25,6 +25,13 @@ pub(super) const PER_SHARD: [PerShard; 39] = [
         kind: "counter",
         help: "Probe deadlines passed over because the shard was a period or more behind.",
         value: |s| s.probe_skipped_periods.to_string(),
+    },
+    PerShard {
+        name: "shardcast_shard_preemptions_total",
+        kind: "counter",
+        help: "Times another task took the shard thread's core while it could still run \
+               (involuntary context switches). Each delays the shard's timers.",
+        value: |s| s.runtime.preemptions.to_string(),
     },
     PerShard {
         name: "shardcast_sessions",

@@ -184,6 +184,8 @@ fn fake_stats(shard: usize, sessions: usize) -> ShardStats {
             receive_truncated: shard as u64,
             ..RuntimeCounters::default()
         },
+        check_gaps_on_cpu: LatenessHistogram::default(),
+        check_gaps_off_cpu: LatenessHistogram::default(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The shard's figures as the control protocol carries them, for `Request::Stats`.
 
 use shardcast_control::{
-    BandwidthEstimates, CoreCounters, LayerStats, RuntimeCounters, STATS_LAYERS, ShardStats,
+    BandwidthEstimates, CoreCounters, LatenessHistogram, LayerStats, RuntimeCounters, STATS_LAYERS,
+    ShardStats,
 };
 
 use super::{ShardCore, ShardCounters};
@@ -70,8 +71,10 @@ impl ShardCore {
             },
             bandwidth: self.bandwidth_estimates(),
             layers: self.layer_stats(layer_switches),
-            // The runtime's to fill in: the core sees no socket and no ring.
+            // The runtime's to fill in: the core sees no socket, no ring and no thread.
             runtime: RuntimeCounters::default(),
+            check_gaps_on_cpu: LatenessHistogram::default(),
+            check_gaps_off_cpu: LatenessHistogram::default(),
         }
     }
 
