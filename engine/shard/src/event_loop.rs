@@ -6,7 +6,7 @@
 //! into free send slots (a viewer's packets of one frame as one UDP GSO run where the kernel
 //! allows it, see `gso`) and push messages on the rings, then enter the kernel once more:
 //! submit what is still queued (sends go in chunks as they are queued, see
-//! `uring::SENDS_PER_SUBMIT`), have the completions that are ready posted, and sleep no later
+//! `uring::DATAGRAMS_PER_SUBMIT`), have the completions that are ready posted, and sleep no later
 //! than the core's next deadline, or not at all while work is left over.
 //!
 //! The batches are bounded by time as well as by count: each stops once it has taken
@@ -141,7 +141,7 @@ impl ShardLoop {
             completions: Vec::with_capacity(COMPLETIONS_PER_TURN),
             counters: Arc::clone(&self.counters),
             recv_failures: 0,
-            sends_queued: 0,
+            datagrams_queued: 0,
         };
         uring.arm_recv()?;
         uring.arm_wake(&self.waker)?;
@@ -380,7 +380,7 @@ impl ArmedShard {
                 None => None,
             };
             let started = vacant.start(destination, source, meta.segment_size);
-            self.uring.push_send(started)?;
+            self.uring.push_send(started, segments as usize)?;
             sent += segments;
             if meta.segment_size.is_some() {
                 shard.counters.add(Counter::GsoSends, 1);

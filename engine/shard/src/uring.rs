@@ -30,11 +30,14 @@ pub type Completion = (u64, i32, u32);
 /// socket) and ends the shard rather than having it re-arm in a busy loop.
 pub const RECV_FAILURES_IN_A_ROW: u32 = 64;
 
-/// Sends queued before they are submitted without waiting, mid-turn: the kernel executes a
-/// send inside the submit (~2.5 us on loopback), so a turn's hundreds in one submit would hold
-/// the thread there, blind to its deadlines, for a millisecond. In chunks, each one's kernel
-/// time comes before the turn's next look at the clock.
-pub const SENDS_PER_SUBMIT: usize = 64;
+/// Datagrams queued before their sends are submitted without waiting, mid-turn: the kernel
+/// executes a send inside the submit (~2.5 us a datagram on loopback), so a turn's hundreds
+/// in one submit would hold the thread there, blind to its deadlines, for a millisecond. In
+/// chunks, each one's kernel time comes before the turn's next look at the clock. Counted in
+/// datagrams, not sends: a GSO send of a run costs the kernel each of its datagrams, and
+/// counted per send 64 runs were ~360 datagrams, more than a turn writes, so the whole turn's
+/// kernel work fell to its final enter (1-2 ms turns at 2000 viewers).
+pub const DATAGRAMS_PER_SUBMIT: usize = 64;
 
 /// `IORING_ENTER_GETEVENTS`, which the io-uring crate does not export.
 const ENTER_GETEVENTS: u32 = 1;
@@ -58,8 +61,8 @@ pub struct Uring {
     pub counters: Arc<ShardCounters>,
     /// Receives ended by an error since the last datagram.
     pub recv_failures: u32,
-    /// Sends queued since the last submit.
-    pub sends_queued: usize,
+    /// Datagrams whose sends were queued since the last submit.
+    pub datagrams_queued: usize,
 }
 
 /// The operation kind and slot index packed into a completion's user data.
@@ -145,7 +148,8 @@ impl Uring {
             self.sends.finish(slot)
         };
         match next {
-            Some(send) => self.push_send(send),
+            // A refused run goes again one datagram per send.
+            Some(send) => self.push_send(send, 1),
             None => Ok(()),
         }
     }
@@ -158,17 +162,17 @@ impl Uring {
         self.push(&entry)
     }
 
-    /// Queues the SendMsg of a slot taken from `sends`, and submits the sends queued, without
-    /// waiting, once they are `SENDS_PER_SUBMIT`.
-    pub fn push_send(&mut self, send: StartedSend) -> io::Result<()> {
+    /// Queues the SendMsg of a slot taken from `sends`, carrying `datagrams`, and submits the
+    /// sends queued, without waiting, once they carry `DATAGRAMS_PER_SUBMIT`.
+    pub fn push_send(&mut self, send: StartedSend, datagrams: usize) -> io::Result<()> {
         let entry = self
             .socket
             .send_msg(send.header())
             .user_data(KIND_SEND << KIND_SHIFT | send.index() as u64);
         self.counters.add(Counter::SendSqes, 1);
         self.push(&entry)?;
-        self.sends_queued += 1;
-        if self.sends_queued >= SENDS_PER_SUBMIT {
+        self.datagrams_queued += datagrams;
+        if self.datagrams_queued >= DATAGRAMS_PER_SUBMIT {
             self.submit()?;
         }
         Ok(())
@@ -206,7 +210,7 @@ impl Uring {
 
     /// One io_uring_enter made, which took `submitted` SQEs when it did not fail.
     fn count_submit(&mut self, submitted: Option<usize>) {
-        self.sends_queued = 0;
+        self.datagrams_queued = 0;
         self.counters.add(Counter::SubmitSyscalls, 1);
         self.counters
             .add(Counter::SqesSubmitted, submitted.unwrap_or(0) as u64);

@@ -5,6 +5,7 @@
 
 use super::tests::{PATIENCE, armed_shard, finish_sends};
 use super::*;
+use crate::uring::DATAGRAMS_PER_SUBMIT;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
@@ -38,7 +39,7 @@ fn send_run(armed: &mut ArmedShard, peer: &std::net::UdpSocket) {
         buffer.resize(buffer.len() + size, number);
     }
     let started = vacant.start(destination, None, Some(SEGMENT_SIZE));
-    armed.uring.push_send(started).unwrap();
+    armed.uring.push_send(started, SIZES.len()).unwrap();
 }
 
 /// Receives the run's datagrams and checks each one's size, contents and source.
@@ -70,6 +71,31 @@ fn a_run_arrives_as_its_datagrams_at_their_sizes_and_in_order() {
     let counts = armed.shard.counters.snapshot();
     assert_eq!((counts.send_sqes, counts.gso_fallbacks), (1, 0));
     assert!(armed.uring.gso);
+}
+
+#[test]
+fn runs_are_submitted_mid_turn_by_the_datagrams_they_carry() {
+    let mut armed = armed_shard();
+    let peer = receiver();
+    let runs = DATAGRAMS_PER_SUBMIT / SIZES.len();
+    let before = armed.shard.counters.snapshot();
+    for _ in 1..runs {
+        send_run(&mut armed, &peer);
+    }
+    let queued = armed.shard.counters.snapshot();
+    assert_eq!(queued.submit_syscalls, before.submit_syscalls, "not yet");
+    send_run(&mut armed, &peer);
+    let submitted = armed.shard.counters.snapshot();
+    assert_eq!(submitted.submit_syscalls, before.submit_syscalls + 1);
+    assert_eq!(
+        submitted.sqes_submitted - before.sqes_submitted,
+        runs as u64
+    );
+    finish_sends(&mut armed);
+    let mut buffer = [0; 2048];
+    for _ in 0..runs * SIZES.len() {
+        peer.recv_from(&mut buffer).unwrap();
+    }
 }
 
 #[test]

@@ -101,7 +101,7 @@ fn send_and_receive(
     vacant.buffer().clear();
     vacant.buffer().extend_from_slice(b"out");
     let started = vacant.start(destination, source, None);
-    armed.uring.push_send(started).unwrap();
+    armed.uring.push_send(started, 1).unwrap();
     assert_eq!(armed.uring.sends.in_flight(), 1);
     finish_sends(armed);
     let mut buffer = [0; 16];

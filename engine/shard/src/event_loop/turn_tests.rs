@@ -5,7 +5,7 @@ use super::tests::{PATIENCE, armed_shard, armed_shard_probing, finish_sends, que
 use super::*;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::uring::SENDS_PER_SUBMIT;
+use crate::uring::DATAGRAMS_PER_SUBMIT;
 
 #[test]
 fn a_turn_sends_a_bounded_batch_and_full_slots_leave_the_rest_in_the_core() {
@@ -46,7 +46,7 @@ fn a_turns_sends_are_submitted_in_chunks_as_they_are_queued() {
     let mut armed = armed_shard();
     armed.batch_time = PATIENCE;
     let peer = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    queue_answers(&mut armed, &peer, CHUNKS * SENDS_PER_SUBMIT + REST);
+    queue_answers(&mut armed, &peer, CHUNKS * DATAGRAMS_PER_SUBMIT + REST);
     let before = armed.shard.counters.snapshot();
 
     assert!(!armed.flush_transmits().unwrap(), "the core ran dry");
@@ -57,7 +57,7 @@ fn a_turns_sends_are_submitted_in_chunks_as_they_are_queued() {
     );
     assert_eq!(
         queued.sqes_submitted - before.sqes_submitted,
-        (CHUNKS * SENDS_PER_SUBMIT) as u64
+        (CHUNKS * DATAGRAMS_PER_SUBMIT) as u64
     );
     assert_eq!(
         armed.uring.ring.submission().len(),
@@ -74,7 +74,7 @@ fn a_turns_sends_are_submitted_in_chunks_as_they_are_queued() {
     );
     assert_eq!(
         submitted.datagrams_out - before.datagrams_out,
-        (CHUNKS * SENDS_PER_SUBMIT + REST) as u64
+        (CHUNKS * DATAGRAMS_PER_SUBMIT + REST) as u64
     );
     finish_sends(&mut armed);
 }
