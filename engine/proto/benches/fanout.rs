@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use shardcast_control::Role;
 use shardcast_proto::rtp::RtpHeader;
-use shardcast_proto::shard::ShardCore;
-use shardcast_proto::shard::sim_net::{Net, vp8};
+use shardcast_proto::shard::sim_net::{Net, poll_past_yields, vp8};
 use shardcast_proto::shard::sim_peer::SimPeer;
+use shardcast_proto::shard::{RunLimits, ShardCore};
 
 const VIEWER_COUNTS: [usize; 4] = [1, 10, 100, 1000];
 
@@ -98,7 +98,7 @@ fn forward(
     for packet in packets {
         *now += PACKET_SPACING;
         shard.handle_receive(*now, publisher, None, packet);
-        while shard.poll_transmit_into(out).is_some() {
+        while poll_past_yields(shard, out, RunLimits::SINGLE).is_some() {
             datagrams += 1;
         }
     }

@@ -359,7 +359,10 @@ impl ShardCore {
     /// (cleared first; its capacity is reused) within `limits`. A packet left over from the
     /// previous run comes first, then control datagrams (STUN, DTLS, RTCP), one per call,
     /// then media: the packets queued for the next viewer, as one run while they fit the
-    /// run's rule (see [`TransmitMeta::segment_size`]).
+    /// run's rule (see [`TransmitMeta::segment_size`]). `None` when nothing was written: all
+    /// is sent, or the fan-out passed over its most viewers for one call (those that take
+    /// nothing, see `PASSED_OVER_PER_POLL`) and wants another; [`Self::has_pending_transmits`]
+    /// tells which.
     pub fn poll_transmit_run_into(
         &mut self,
         out: &mut Vec<u8>,

@@ -357,7 +357,13 @@ impl ArmedShard {
                 break false;
             };
             let Some(meta) = shard.core.poll_transmit_run_into(vacant.buffer(), limits) else {
-                break false;
+                if !shard.core.has_pending_transmits() {
+                    break false;
+                }
+                // The core passed over viewers that took nothing and yielded: a look at the
+                // clock before it goes on.
+                next_clock_check = written;
+                continue;
             };
             let segments = meta.segment_size.map_or(1, |size| {
                 vacant.buffer().len().div_ceil(usize::from(size.max(1)))

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use shardcast_control::Role;
 
-use super::sim_net::{Net, vp8};
+use super::sim_net::{Net, poll_past_yields, vp8};
 use super::sim_peer::{SimPeer, repair_sections, transport_cc_sections};
 use super::{RunLimits, ShardCore};
 use crate::alloc_count::allocations_during;
@@ -48,7 +48,7 @@ type Drained = (u64, u64);
 /// Drains every datagram the shard has, one per poll.
 fn drain_singly(shard: &mut ShardCore, out: &mut Vec<u8>) -> Drained {
     let mut datagrams = 0;
-    while shard.poll_transmit_into(out).is_some() {
+    while poll_past_yields(shard, out, RunLimits::SINGLE).is_some() {
         datagrams += 1;
     }
     (datagrams, datagrams)
@@ -57,7 +57,7 @@ fn drain_singly(shard: &mut ShardCore, out: &mut Vec<u8>) -> Drained {
 /// Drains the shard in runs, as the runtime does with UDP GSO.
 fn drain_runs(shard: &mut ShardCore, out: &mut Vec<u8>) -> Drained {
     let (mut datagrams, mut polls) = (0, 0);
-    while let Some(meta) = shard.poll_transmit_run_into(out, RUN_LIMITS) {
+    while let Some(meta) = poll_past_yields(shard, out, RUN_LIMITS) {
         let segments = meta
             .segment_size
             .map_or(1, |size| out.len().div_ceil(usize::from(size)));

@@ -9,7 +9,7 @@ use shardcast_control::{Role, SessionAnswer};
 
 use super::fanout_tests::{delete, watched_shard};
 use super::fanout_write::RunShape;
-use super::sim_net::{Net, vp8};
+use super::sim_net::{Net, poll_past_yields, vp8};
 use super::{RunLimits, TransmitMeta};
 use crate::rtp::RtpHeader;
 
@@ -73,7 +73,7 @@ fn deliver_run(net: &mut Net, limits: RunLimits, buffer: &mut Vec<u8>) -> Option
         destination,
         segment_size,
         ..
-    } = net.shards[0].poll_transmit_run_into(buffer, limits)?;
+    } = poll_past_yields(&mut net.shards[0], buffer, limits)?;
     let datagrams: Vec<&[u8]> = match segment_size {
         Some(size) => {
             let size = usize::from(size);

@@ -5,6 +5,7 @@ use std::time::Duration;
 use shardcast_control::{Request, Response, Role, SessionAnswer};
 
 use super::FANOUT_QUEUE_JOBS;
+use super::fanout_write::PASSED_OVER_PER_POLL;
 use super::sim_net::Net;
 use super::sim_peer::SimPeer;
 
@@ -115,4 +116,31 @@ fn viewers_leaving_mid_fanout_make_the_others_neither_miss_nor_repeat_a_packet()
             assert_consecutive(&net.video_received(*peer, answer), 4, &format!("v{i}"));
         }
     }
+}
+
+#[test]
+fn viewers_that_take_nothing_are_passed_over_a_bounded_number_per_poll() {
+    let mut net = Net::new(1);
+    net.join(Role::Publish, "s", "publisher");
+    let viewers = 3 * PASSED_OVER_PER_POLL;
+    for i in 0..viewers {
+        net.join(Role::Play, "s", &format!("v{i}"));
+    }
+    net.run_until(Duration::from_secs(5), |net| {
+        net.peers.iter().all(SimPeer::is_connected)
+    });
+    net.settle();
+    // No keyframe has come: every viewer waits for one and takes no other packet.
+    net.receive_video(0, 0, 1, false);
+    let mut buffer = Vec::new();
+    let mut yields = 0;
+    while net.shards[0].has_pending_transmits() {
+        let written = net.shards[0].poll_transmit_into(&mut buffer).is_some();
+        if !written && net.shards[0].has_pending_transmits() {
+            yields += 1;
+        }
+    }
+    // Each stretch of viewers ended a poll that wrote nothing; the next found the job done.
+    assert_eq!(yields, viewers / PASSED_OVER_PER_POLL);
+    assert_eq!(net.shards[0].counters().media_packets_out, 0);
 }

@@ -15,7 +15,7 @@ use shardcast_control::{
 
 use super::sim_link::{Impairment, Link};
 use super::sim_peer::{SimPeer, sections};
-use super::{ShardConfig, ShardCore, TransmitMeta};
+use super::{RunLimits, ShardConfig, ShardCore, TransmitMeta};
 use crate::clock::WallClock;
 use crate::dtls::{Certificate, DtlsConfig};
 use crate::rtp::RtpHeader;
@@ -221,7 +221,7 @@ impl Net {
 
     /// Takes the next datagram from shard `from` and sends it to the peer it is for.
     pub fn deliver_next(&mut self, from: usize) -> Option<TransmitMeta> {
-        let meta = self.shards[from].poll_transmit_into(&mut self.buffer)?;
+        let meta = poll_past_yields(&mut self.shards[from], &mut self.buffer, RunLimits::SINGLE)?;
         let Some(index) = self
             .peers
             .iter()
@@ -255,6 +255,23 @@ impl Net {
 }
 
 /// A session id that `shard_for` puts on `shard`.
+/// The shard's next datagram, or run within `limits`, past polls that yield with nothing
+/// written (the runtime looks at its clock there; a simulation has no need to): `None` only
+/// when all is sent.
+pub fn poll_past_yields(
+    shard: &mut ShardCore,
+    out: &mut Vec<u8>,
+    limits: RunLimits,
+) -> Option<TransmitMeta> {
+    loop {
+        match shard.poll_transmit_run_into(out, limits) {
+            Some(meta) => return Some(meta),
+            None if shard.has_pending_transmits() => {}
+            None => return None,
+        }
+    }
+}
+
 pub fn session_on(shard: usize, shards: usize, tag: &str) -> String {
     (0..)
         .map(|i| format!("{tag}-{i}"))
