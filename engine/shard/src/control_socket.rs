@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use shardcast_control::{ErrorKind, MAX_LINE, Request, Response, decode, encode};
 
+use crate::cores;
 use crate::wake::Waker;
 
 /// How long a client may take to send its line or read the answer.
@@ -51,18 +52,29 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
 }
 
 impl ControlServer {
+    /// Starts the accepting thread, on `spare_cores` (those no shard runs on) when there are
+    /// any: woken by every request, it would otherwise take a busy shard's core, and each
+    /// time delay that shard's timers.
     pub fn spawn(
         listener: UnixListener,
         path: PathBuf,
         index: usize,
         inbox: ShardInbox,
+        spare_cores: Vec<usize>,
     ) -> io::Result<Self> {
         let stopping = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name(format!("control-{index}"))
             .spawn({
                 let stopping = Arc::clone(&stopping);
-                move || accept_loop(&listener, &stopping, &inbox)
+                move || {
+                    if !spare_cores.is_empty()
+                        && let Err(error) = cores::keep_off_shards(0, &spare_cores)
+                    {
+                        tracing::warn!(shard = index, %error, "control thread left on any core");
+                    }
+                    accept_loop(&listener, &stopping, &inbox)
+                }
             })?;
         Ok(Self {
             path,
@@ -202,7 +214,7 @@ mod tests {
         std::fs::write(&path, b"stale").unwrap();
         let listener = bind(&path).unwrap();
         let mut server =
-            ControlServer::spawn(listener, path.clone(), 0, answering_inbox()).unwrap();
+            ControlServer::spawn(listener, path.clone(), 0, answering_inbox(), Vec::new()).unwrap();
 
         let request = Request::DeleteSession {
             session: "s".into(),
@@ -238,7 +250,7 @@ mod tests {
             waker: Arc::new(Waker::new().unwrap()),
         };
         let mut server =
-            ControlServer::spawn(bind(&path).unwrap(), path.clone(), 0, inbox).unwrap();
+            ControlServer::spawn(bind(&path).unwrap(), path.clone(), 0, inbox, Vec::new()).unwrap();
         let request = Request::DeleteSession {
             session: "s".into(),
         };

@@ -51,8 +51,8 @@ pub enum Placement {
 /// (a few requests per join); at nice 10 it gets about a tenth of a contended core.
 const SHARED_CORE_NICE: i32 = 10;
 
-/// Keeps process `pid` off the shards' cores: pins it to `spare` when there are spare
-/// cores, else lowers its priority.
+/// Keeps process (or thread) `pid` off the shards' cores: pins it to `spare` when there are
+/// spare cores, else lowers its priority. Pid 0 is the calling thread.
 pub fn keep_off_shards(pid: u32, spare: &[usize]) -> io::Result<Placement> {
     let pid =
         libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;

@@ -20,7 +20,7 @@ use shardcast_proto::timer::TimerProbe;
 
 use crate::addresses::advertised_ips;
 use crate::control_socket::{self, ControlServer, ShardInbox};
-use crate::cores::{available_cores, shard_core};
+use crate::cores::{available_cores, shard_core, spare_cores};
 use crate::counters::ShardCounters;
 use crate::event_loop::ShardLoop;
 use crate::mesh::{ShardLinks, mesh};
@@ -91,6 +91,7 @@ impl Engine {
             .map(|_| Waker::new().map(Arc::new))
             .collect::<io::Result<_>>()?;
         let cores = available_cores();
+        let spare = spare_cores(shard_count, &config.cpus, &cores);
         let stopping = Arc::new(AtomicBool::new(false));
 
         let mut engine = Self {
@@ -141,6 +142,7 @@ impl Engine {
                     requests,
                     waker: Arc::clone(&waker),
                 },
+                spare.clone(),
             )?;
             engine.shards.push(RunningShard {
                 thread: Some(thread),
