@@ -93,11 +93,61 @@ def apply(tmp):
     check("after apply no sysctl is low", "low   net." not in again.stdout, again.stdout)
 
 
+# A fake taskset: records its arguments, refuses thread 31 as a bound kernel thread would.
+FAKE_TASKSET = """#!/usr/bin/env bash
+echo "$*" >> "$TASKSET_LOG"
+[[ $3 != 31 ]]
+"""
+
+
+def shield_cores(tmp):
+    proc = tmp / "proc"
+    threads = {
+        (1, 1): ("init", "0-3"),
+        (1, 7): ("shard-0", "2"),
+        (20, 20): ("sshd", "0-1"),
+        (30, 30): ("worker", "1-3,5"),
+        (30, 31): ("kthread", "0,2"),
+    }
+    for (pid, tid), (name, cpus) in threads.items():
+        task = proc / str(pid) / "task" / str(tid)
+        task.mkdir(parents=True)
+        (task / "status").write_text(f"Name:\t{name}\nState:\tS\nCpus_allowed_list:\t{cpus}\n")
+    taskset = tmp / "taskset"
+    taskset.write_text(FAKE_TASKSET)
+    taskset.chmod(0o755)
+    log = tmp / "taskset.log"
+    state = tmp / "shield"
+    env = {"PROC": str(proc), "TASKSET": str(taskset), "TASKSET_LOG": str(log), "SHIELD_STATE": str(state)}
+
+    shown = run([TUNING / "shield-cores", "2,3"], env)
+    check("shield-cores prints without --apply", shown.returncode == 0 and not log.exists(), shown.stderr)
+    moves = [line.split("  #")[0] for line in shown.stdout.splitlines()]
+    expected = [f"{taskset} -pc 0,1 1", f"{taskset} -pc 1,5 30", f"{taskset} -pc 0 31"]
+    # Not the shard (only on CPU 2) nor sshd (no shielded CPU).
+    check("each thread on a shielded CPU keeps the rest of its CPUs", sorted(moves) == sorted(expected), shown.stdout)
+
+    applied = run([TUNING / "shield-cores", "2,3", "--apply"], env)
+    check("shield-cores --apply succeeds", applied.returncode == 0, applied.stdout + applied.stderr)
+    check("and counts the refusal", "moved 2 threads off CPUs 2,3 (1 refused)" in applied.stdout, applied.stdout)
+    saved = sorted(state.read_text().splitlines())
+    check("the old CPUs of the moved threads are saved", saved == ["1 0-3", "30 1-3,5"], str(saved))
+
+    log.unlink()
+    undone = run([TUNING / "shield-cores", "--undo"], env)
+    check("--undo succeeds", undone.returncode == 0, undone.stdout + undone.stderr)
+    restored = sorted(log.read_text().splitlines())
+    check("--undo gives back the saved CPUs", restored == ["-pc 0-3 1", "-pc 1-3,5 30"], str(restored))
+    check("--undo forgets the state", not state.exists())
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         steer_ports(Path(tmp))
     with tempfile.TemporaryDirectory() as tmp:
         apply(Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        shield_cores(Path(tmp))
     return 1 if failures else 0
 
 
