@@ -6,36 +6,18 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use shardcast::{Engine, EngineConfig};
 use shardcast_control::{
     EngineInfo, ErrorKind, Request, Response, control_socket_path, decode, encode, engine_info_path,
 };
 
+mod common;
+use common::{start, temp_dir};
+
 /// Upper bound for conditions that normally hold within milliseconds.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shardcast-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn start(dir: &Path, shards: usize) -> Engine {
-    Engine::start(EngineConfig {
-        shards,
-        cpus: Vec::new(),
-        port_base: 0,
-        bind: None,
-        advertise_ips: vec![Ipv4Addr::LOCALHOST.into()],
-        control_dir: dir.to_owned(),
-        keyframe_interval: shardcast_proto::session::DEFAULT_KEYFRAME_INTERVAL,
-        join_window: shardcast_proto::shard::DEFAULT_JOIN_WINDOW,
-    })
-    .unwrap()
-}
 
 fn exchange(path: &Path, bytes: &[u8]) -> Response {
     let mut stream = UnixStream::connect(path).unwrap();
@@ -136,45 +118,6 @@ fn datagrams_reach_the_shard_they_are_sent_to() {
         stats.check_gaps_on_cpu.firings
     );
 
-    engine.stop();
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// The CPUs the kernel lets this process's thread named `name` run on.
-fn allowed_cpus_of_thread(name: &str) -> Option<Vec<usize>> {
-    std::fs::read_dir("/proc/self/task").ok()?.find_map(|task| {
-        let task = task.ok()?.path();
-        let comm = std::fs::read_to_string(task.join("comm")).ok()?;
-        (comm.trim() == name).then_some(())?;
-        let status = std::fs::read_to_string(task.join("status")).ok()?;
-        let list = status
-            .lines()
-            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?;
-        // A list such as 0-2,5.
-        let mut cpus = Vec::new();
-        for part in list.trim().split(',') {
-            let (first, last) = part.split_once('-').unwrap_or((part, part));
-            cpus.extend(first.parse::<usize>().ok()?..=last.parse::<usize>().ok()?);
-        }
-        Some(cpus)
-    })
-}
-
-#[test]
-fn control_threads_keep_off_the_shards_cores() {
-    let cores = shardcast::cores::available_cores();
-    let dir = temp_dir("spare");
-    let engine = start(&dir, 1);
-    let control = allowed_cpus_of_thread("control-0").expect("the control thread runs");
-    let shard = allowed_cpus_of_thread("shard-0").expect("the shard thread runs");
-    assert_eq!(shard, [cores[0]], "the shard is pinned");
-    if cores.len() > 1 {
-        assert_eq!(
-            control,
-            cores[1..],
-            "the control thread is on the spare cores"
-        );
-    }
     engine.stop();
     std::fs::remove_dir_all(&dir).unwrap();
 }
