@@ -4,6 +4,7 @@
 //! histogram shows it as 2–20 ms firings when signaling shares the core under load).
 
 use std::io;
+use std::path::Path;
 
 /// The cores this process may run on.
 pub fn available_cores() -> Vec<usize> {
@@ -81,9 +82,90 @@ pub fn keep_off_shards(pid: u32, spare: &[usize]) -> io::Result<Placement> {
     }
 }
 
+/// Threads of other processes, under `proc` (`/proc`), allowed on one of `shard_cores` and on
+/// some other core too: each can take a shard's core from it and delay its timers, and each
+/// could be moved (`kernel-tuning/shield-cores`). Per-CPU kernel threads, allowed on one core
+/// only, are not counted: nothing moves them.
+pub fn movable_threads_on(proc: &Path, shard_cores: &[usize], own_pid: u32) -> usize {
+    let Ok(processes) = std::fs::read_dir(proc) else {
+        return 0;
+    };
+    let own = own_pid.to_string();
+    let mut count = 0;
+    for process in processes.flatten() {
+        let name = process.file_name();
+        let Some(pid) = name.to_str() else { continue };
+        if pid == own || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(tasks) = std::fs::read_dir(process.path().join("task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            // Threads come and go while this reads; one that has gone is not counted.
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            let allowed = status
+                .lines()
+                .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+                .map(|list| parse_cpu_list(list.trim()))
+                .unwrap_or_default();
+            let on_shard = allowed.iter().any(|cpu| shard_cores.contains(cpu));
+            let elsewhere = allowed.iter().any(|cpu| !shard_cores.contains(cpu));
+            count += usize::from(on_shard && elsewhere);
+        }
+    }
+    count
+}
+
+/// A kernel CPU list such as `0-3,8`; parts that do not parse are left out.
+fn parse_cpu_list(list: &str) -> Vec<usize> {
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(first), Ok(last)) = (first.parse::<usize>(), last.parse::<usize>()) {
+            cpus.extend(first..=last);
+        }
+    }
+    cpus
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_expand_ranges_and_skip_what_does_not_parse() {
+        assert_eq!(parse_cpu_list("0-2,5,7-8"), [0, 1, 2, 5, 7, 8]);
+        assert_eq!(parse_cpu_list("3"), [3]);
+        assert_eq!(parse_cpu_list("x,1"), [1]);
+        assert_eq!(parse_cpu_list(""), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn movable_threads_on_shard_cores_are_counted_pinned_ones_and_our_own_not() {
+        let proc = std::env::temp_dir().join(format!("shardcast-cores-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&proc);
+        let threads = [
+            ("1", "1", "0-3"),    // may run on the shard core 2, and elsewhere: counted
+            ("1", "2", "2"),      // a per-CPU kernel thread: nothing moves it
+            ("20", "20", "0-1"),  // never on a shard core
+            ("30", "31", "1,3"),  // on shard core 3 and on core 1: counted
+            ("77", "77", "0-3"),  // our own process
+            ("self", "5", "0-3"), // not a process directory
+        ];
+        for (pid, tid, cpus) in threads {
+            let task = proc.join(pid).join("task").join(tid);
+            std::fs::create_dir_all(&task).unwrap();
+            let status = format!("Name:\tx\nCpus_allowed_list:\t{cpus}\n");
+            std::fs::write(task.join("status"), status).unwrap();
+        }
+        assert_eq!(movable_threads_on(&proc, &[2, 3], 77), 2);
+        assert_eq!(movable_threads_on(&proc, &[0, 1, 2, 3], 77), 0);
+        assert_eq!(movable_threads_on(&proc.join("missing"), &[2], 77), 0);
+        std::fs::remove_dir_all(&proc).unwrap();
+    }
 
     #[test]
     fn shards_take_named_cores_else_wrap_around_the_available_ones() {

@@ -20,7 +20,7 @@ use shardcast_proto::timer::TimerProbe;
 
 use crate::addresses::advertised_ips;
 use crate::control_socket::{self, ControlServer, ShardInbox};
-use crate::cores::{available_cores, shard_core, spare_cores};
+use crate::cores::{available_cores, movable_threads_on, shard_core, spare_cores};
 use crate::counters::ShardCounters;
 use crate::event_loop::ShardLoop;
 use crate::mesh::{ShardLinks, mesh};
@@ -159,6 +159,18 @@ impl Engine {
                 Ok(Err(error)) => return Err(error),
                 Err(_) => return Err(io::Error::other("a shard thread died while starting")),
             }
+        }
+        let shard_cores: Vec<usize> = (0..shard_count)
+            .map(|index| shard_core(index, &config.cpus, &cores))
+            .collect();
+        let intruders = movable_threads_on(Path::new("/proc"), &shard_cores, std::process::id());
+        if intruders > 0 {
+            tracing::warn!(
+                threads = intruders,
+                cores = ?shard_cores,
+                "other processes may run on the shard cores and delay their timers; \
+                 kernel-tuning/shield-cores (or isolcpus=) keeps them off"
+            );
         }
         write_engine_info(&config.control_dir, shard_count)?;
         tracing::info!(
