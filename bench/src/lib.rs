@@ -7,6 +7,7 @@ pub mod accounting;
 pub mod baseline;
 pub mod compare;
 pub mod driver;
+pub mod host_steal;
 pub mod media;
 pub mod peer;
 pub mod plot;

@@ -14,9 +14,11 @@ use serde::Serialize;
 use crate::accounting::{Counters, Spread, Summary};
 use crate::driver::RunReport;
 
+mod host_steal;
 mod table;
 mod timer_probe;
 
+use host_steal::CpuStealJson;
 pub use table::table;
 use timer_probe::TimerProbeJson;
 
@@ -39,6 +41,9 @@ pub struct ReportJson {
     server_cpu_us_per_viewer_packet: Option<f64>,
     /// How late the server's probe timer fired in the steady window (`--metrics`).
     server_timer_probe: Option<TimerProbeJson>,
+    /// What the hypervisor took from each of the host's CPUs in the steady window; `null`
+    /// when /proc/stat could not be read.
+    host_steal: Option<Vec<CpuStealJson>>,
     bench: BenchJson,
     /// `--link-delay`, when given.
     link_delay: Option<LinkDelayJson>,
@@ -158,6 +163,10 @@ impl ReportJson {
                 .then(|| cpu_us_per_packet(cpu_seconds(total_cpu_percent(report), report), report))
                 .flatten(),
             server_timer_probe: report.timer_probe.as_ref().map(TimerProbeJson::from),
+            host_steal: report
+                .host_steal
+                .as_ref()
+                .map(|cpus| cpus.iter().map(CpuStealJson::from).collect()),
             bench: BenchJson::from_report(report),
             link_delay: report.link_delay.map(|link| LinkDelayJson {
                 one_way_ms: millis(link.one_way),

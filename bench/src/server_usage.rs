@@ -60,7 +60,7 @@ fn usage_with_clock(
 }
 
 /// `sysconf(_SC_CLK_TCK)`, the unit of /proc CPU times; 100 on every Linux in practice.
-fn clock_ticks_per_second() -> u64 {
+pub(crate) fn clock_ticks_per_second() -> u64 {
     // SAFETY: sysconf reads a constant and has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(ticks)

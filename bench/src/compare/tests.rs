@@ -56,6 +56,7 @@ fn report(viewers: usize, failed: usize, server: Vec<ServerUsage>) -> RunReport 
         delivered_packets: 12_500,
         bench: Default::default(),
         link_delay: None,
+        host_steal: None,
     }
 }
 

@@ -6,9 +6,9 @@
 //! hands each accepted viewer to a worker. With `--link-delay`, the publisher's and the
 //! workers' datagrams pass through a `link_delay` each way. [`run`] itself waits out the
 //! ramp and the steady window, drawing the `progress` bar from the `live` counters, samples
-//! the server's usage (and, with a metrics URL, scrapes its timer probe) and its own at both
-//! ends of the window, then stops everything, ends every session and adds up what the
-//! viewers measured.
+//! the server's usage (and, with a metrics URL, scrapes its timer probe), its own and the
+//! host's steal at both ends of the window, then stops everything, ends every session and
+//! adds up what the viewers measured.
 
 mod clock;
 mod codec_offer;
@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use shardcast_proto::dtls::{Certificate, DtlsConfig, DtlsError};
 
 use crate::accounting::Summary;
+use crate::host_steal::{self, CpuSteal};
 use crate::media::{LoopStats, MediaError};
 use crate::peer::{H264_PAYLOAD_TYPE, PeerConfig, PeerError, VP8_PAYLOAD_TYPE};
 use crate::server_metrics::{self, MetricsError, ProbeScrape, ProbeWindow};
@@ -132,6 +133,9 @@ pub struct RunReport {
     pub bench: BenchUsage,
     /// The emulated link delay, when `--link-delay` was given.
     pub link_delay: Option<LinkDelayUsage>,
+    /// What the hypervisor took from each CPU in the steady window; `None` when /proc/stat
+    /// could not be read.
+    pub host_steal: Option<Vec<CpuSteal>>,
 }
 
 /// The bench's own CPU over the steady window, to show it was not the bottleneck.
@@ -303,10 +307,12 @@ struct Measured {
     server: Vec<ServerUsage>,
     timer_probe: Option<ProbeWindow>,
     process_cpu_percent: Option<f64>,
+    host_steal: Option<Vec<CpuSteal>>,
 }
 
-/// Waits out the ramp, samples the servers and this process, waits out the steady window,
-/// samples again; the progress bar is drawn while waiting and cleared at the end.
+/// Waits out the ramp, samples the servers, this process and the host's steal, waits out
+/// the steady window, samples again; the progress bar is drawn while waiting and cleared at
+/// the end.
 fn measure(
     config: &BenchConfig,
     viewers: &Viewers,
@@ -323,10 +329,12 @@ fn measure(
     wait_until(viewers.steady_start, publisher, &mut show)?;
     let first = sample_all(&config.server_pids)?;
     let own_first = server_usage::sample(own_pid, Instant::now()).ok();
+    let steal_first = host_steal::sample(Instant::now()).ok();
     let probe_first = scrape_probe(config)?;
     wait_until(viewers.steady_end, publisher, &mut show)?;
     let last = sample_all(&config.server_pids)?;
     let own_last = server_usage::sample(own_pid, Instant::now()).ok();
+    let steal_last = host_steal::sample(Instant::now()).ok();
     let probe_last = scrape_probe(config)?;
     let server = config
         .server_pids
@@ -346,6 +354,9 @@ fn measure(
         server,
         timer_probe,
         process_cpu_percent,
+        host_steal: steal_first
+            .zip(steal_last)
+            .and_then(|(first, last)| host_steal::steal_between(&first, &last)),
     })
 }
 
@@ -430,5 +441,6 @@ fn report(
             one_way: config.link_delay,
             overflowed: link_overflowed,
         }),
+        host_steal: measured.host_steal,
     })
 }

@@ -1,7 +1,8 @@
 //! The final table for people: the viewers' figures per track, the publisher's, then what
-//! the server and the bench itself spent, and how late the server's timers fired.
+//! the server spent and what the hypervisor took from the host meanwhile, how late the
+//! server's timers fired, and what the bench itself spent.
 
-use super::{BenchJson, ReportJson, SpreadJson, TrackJson, timer_probe};
+use super::{BenchJson, ReportJson, SpreadJson, TrackJson, host_steal, timer_probe};
 use crate::driver::RunReport;
 
 /// The final table, plain text with aligned columns.
@@ -24,6 +25,7 @@ pub fn table(report: &RunReport) -> String {
         ));
     }
     out.push_str(&server_lines(&json));
+    out.push_str(&host_steal::line(json.host_steal.as_deref()));
     out.push_str(&timer_probe_lines(&json));
     out.push_str(&bench_lines(&json.bench));
     out

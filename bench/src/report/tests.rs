@@ -1,12 +1,16 @@
-//! The table and the JSON of a hand-built report whose every figure is known.
+//! The table and the JSON of a hand-built report whose every figure is known; how the
+//! table shows a timer probe measured only in part is in `timer_probe`.
 
 use crate::accounting::{LatencyHistogram, ViewerStats};
 use crate::driver::{BenchUsage, LinkDelayUsage};
+use crate::host_steal::CpuSteal;
 use crate::media::LoopStats;
 use crate::server_metrics::ProbeWindow;
 use crate::server_usage::ServerUsage;
 
 use super::*;
+
+mod timer_probe;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -98,6 +102,19 @@ fn report(server: Vec<ServerUsage>) -> RunReport {
             process_cpu_percent: Some(30.0),
         },
         link_delay: None,
+        // Over the 10 s window, as the driver measures it at 100 ticks per second.
+        host_steal: Some(vec![
+            CpuSteal {
+                cpu: 0,
+                ms: 40.0,
+                percent: 0.4,
+            },
+            CpuSteal {
+                cpu: 1,
+                ms: 120.0,
+                percent: 1.2,
+            },
+        ]),
     }
 }
 
@@ -143,6 +160,7 @@ server pid  CPU %  RSS MiB
 101          10.0     20.0
 total        50.0    120.0
 server CPU per delivered viewer-packet: 5.00 us (1000000 packets)
+host steal over the window (time the hypervisor took from each CPU): cpu0 40 ms (0.4%), cpu1 120 ms (1.2%)
 server timer probe: 1000 firings, 99.80% within 2 ms, 100.00% within 10 ms, worst <10 ms, 1 periods skipped
 server loop between timer checks: own CPU worst <1 ms (0 gaps >= 2 ms), off its CPU 2 gaps >= 2 ms (worst <5 ms), 4123 preemptions
 lateness      <1 ms  <2 ms  <5 ms  <10 ms  <20 ms  <40 ms  <80 ms  <160 ms  >=160 ms
@@ -160,66 +178,18 @@ fn the_table_says_what_was_not_measured() {
     let mut run = report(Vec::new());
     run.bench.workers_cpu = None;
     run.timer_probe = None;
+    run.host_steal = None;
     let text = table(&run);
     assert!(
         text.ends_with(
             "server: not measured (pass --server-pid PID)\n\
+             host steal: not measured\n\
              server timer probe: not measured (pass --metrics URL)\n\
              bench CPU: - workers, 30.0% whole process\n\
              bench CPU per received viewer-packet: - us (workers), 3.00 us (whole process)\n"
         ),
         "{text}"
     );
-}
-
-/// The table of the report with its probe window changed by `change`.
-fn table_with_probe(change: impl FnOnce(&mut ProbeWindow)) -> String {
-    let mut run = report(Vec::new());
-    change(run.timer_probe.as_mut().unwrap());
-    table(&run)
-}
-
-#[test]
-fn the_table_leaves_out_check_gaps_not_measured() {
-    let text = table_with_probe(|probe| probe.preemptions = None);
-    assert!(
-        text.contains(
-            "own CPU worst <1 ms (0 gaps >= 2 ms), off its CPU 2 gaps >= 2 ms (worst <5 ms), \
-             - preemptions\n"
-        ),
-        "{text}"
-    );
-    let text = table_with_probe(|probe| {
-        probe.on_cpu_gaps = Some([0; 9]);
-        probe.off_cpu_gaps = Some([0; 9]);
-    });
-    assert!(
-        text.contains(
-            "server loop between timer checks: own CPU worst - (0 gaps >= 2 ms), \
-             off its CPU 0 gaps >= 2 ms (worst -), 4123 preemptions\n"
-        ),
-        "{text}"
-    );
-
-    // An older engine: the probe alone, as before check gaps were measured.
-    let text = table_with_probe(|probe| {
-        probe.on_cpu_gaps = None;
-        probe.off_cpu_gaps = None;
-        probe.preemptions = None;
-    });
-    assert!(
-        text.contains(
-            "1 periods skipped\n\
-             lateness  <1 ms  <2 ms  <5 ms  <10 ms  <20 ms  <40 ms  <80 ms  <160 ms  >=160 ms\n\
-             firings     990      8      1       1       0       0       0        0         0\n\
-             bench CPU:"
-        ),
-        "{text}"
-    );
-    assert!(!text.contains("gaps"), "{text}");
-    // Half of the check gaps prove nothing: left out too.
-    let half = table_with_probe(|probe| probe.on_cpu_gaps = None);
-    assert!(!half.contains("gaps"), "{half}");
 }
 
 #[test]
@@ -275,6 +245,13 @@ fn the_json_holds_every_figure() {
     assert_eq!(json["server_cpu_us_per_viewer_packet"], 5.0);
     assert_eq!(json["steady_seconds"], 10.0);
     assert_eq!(json["viewers_failed"], 1);
+    assert_eq!(
+        json["host_steal"],
+        serde_json::json!([
+            {"cpu": 0, "ms": 40.0, "percent": 0.4},
+            {"cpu": 1, "ms": 120.0, "percent": 1.2},
+        ])
+    );
 
     assert_eq!(
         json["bench"],
@@ -327,11 +304,13 @@ fn the_json_holds_every_figure() {
 
     let mut unmeasured = report(Vec::new());
     unmeasured.timer_probe = None;
+    unmeasured.host_steal = None;
     let unmeasured = serde_json::to_value(ReportJson::from_report(&unmeasured)).unwrap();
     assert!(unmeasured["server_cpu_us_per_viewer_packet"].is_null());
     assert!(unmeasured["server_cpu_percent"].is_null());
     assert!(unmeasured["server_timer_probe"].is_null());
     assert!(unmeasured["link_delay"].is_null());
+    assert!(unmeasured["host_steal"].is_null());
 }
 
 #[test]
