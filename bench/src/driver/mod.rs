@@ -25,6 +25,7 @@ mod slots;
 mod timers;
 mod viewer;
 mod wake;
+mod window;
 mod window_cpu;
 mod worker;
 
@@ -34,23 +35,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shardcast_proto::dtls::{Certificate, DtlsConfig, DtlsError};
 
 use crate::accounting::Summary;
-use crate::host_steal::{self, CpuSteal};
+use crate::host_steal::CpuSteal;
 use crate::media::{LoopStats, MediaError};
 use crate::peer::{H264_PAYLOAD_TYPE, PeerConfig, PeerError, VP8_PAYLOAD_TYPE};
-use crate::server_metrics::{self, MetricsError, ProbeScrape, ProbeWindow};
-use crate::server_usage::{self, ServerUsage};
+use crate::server_metrics::{MetricsError, ProbeWindow};
+use crate::server_usage::ServerUsage;
 use crate::whip_client::{ClientTls, WhipError};
 
 use clock::CaptureClock;
 use fleet::{Viewers, WorkersOutcome};
 use joins::JoinOutcome;
-use progress::Progress;
 use publisher::{CONNECT_TIMEOUT, PublisherSetup};
+use window::{Measured, measure, sample_server, scrape_probe};
 
 pub use link_delay::LinkDelayUsage;
 pub(crate) use window_cpu::this_thread_cpu_time;
@@ -184,9 +185,6 @@ pub enum DriverError {
     Panicked(&'static str),
 }
 
-/// How often waits look at the publisher, so its failure ends the run at once.
-const PUBLISHER_CHECK: Duration = Duration::from_millis(100);
-
 /// Runs one benchmark: publisher up, viewers ramped, steady window measured, all torn down.
 pub fn run(config: &BenchConfig) -> Result<RunReport, DriverError> {
     validate(config)?;
@@ -288,113 +286,12 @@ fn validate(config: &BenchConfig) -> Result<(), DriverError> {
     Ok(())
 }
 
-fn sample_server(pid: u32) -> Result<server_usage::UsageSample, DriverError> {
-    server_usage::sample(pid, Instant::now())
-        .map_err(|source| DriverError::ServerUsage { pid, source })
-}
-
 fn finish_publisher(
     publisher: JoinHandle<Result<LoopStats, DriverError>>,
 ) -> Result<LoopStats, DriverError> {
     publisher
         .join()
         .map_err(|_| DriverError::Panicked("publisher"))?
-}
-
-/// What the main thread measured over the steady window.
-struct Measured {
-    steady: Duration,
-    server: Vec<ServerUsage>,
-    timer_probe: Option<ProbeWindow>,
-    process_cpu_percent: Option<f64>,
-    host_steal: Option<Vec<CpuSteal>>,
-}
-
-/// Waits out the ramp, samples the servers, this process and the host's steal, waits out
-/// the steady window, samples again; the progress bar is drawn while waiting and cleared at
-/// the end.
-fn measure(
-    config: &BenchConfig,
-    viewers: &Viewers,
-    publisher: &JoinHandle<Result<LoopStats, DriverError>>,
-) -> Result<Measured, DriverError> {
-    let mut progress = Progress::new(
-        config.progress,
-        config.viewers,
-        viewers.steady_start,
-        viewers.steady_end,
-    );
-    let mut show = |now| progress.show(now, &viewers.live.totals());
-    let own_pid = std::process::id();
-    wait_until(viewers.steady_start, publisher, &mut show)?;
-    let first = sample_all(&config.server_pids)?;
-    let own_first = server_usage::sample(own_pid, Instant::now()).ok();
-    let steal_first = host_steal::sample(Instant::now()).ok();
-    let probe_first = scrape_probe(config)?;
-    wait_until(viewers.steady_end, publisher, &mut show)?;
-    let last = sample_all(&config.server_pids)?;
-    let own_last = server_usage::sample(own_pid, Instant::now()).ok();
-    let steal_last = host_steal::sample(Instant::now()).ok();
-    let probe_last = scrape_probe(config)?;
-    let server = config
-        .server_pids
-        .iter()
-        .zip(first.iter().zip(&last))
-        .map(|(&pid, (first, last))| server_usage::usage_between(first, last, pid))
-        .collect();
-    let process_cpu_percent = own_first
-        .zip(own_last)
-        .map(|(first, last)| server_usage::usage_between(&first, &last, own_pid).cpu_percent);
-    let timer_probe = match (probe_first, probe_last) {
-        (Some(first), Some(last)) => Some(ProbeWindow::between(&first, &last)?),
-        _ => None,
-    };
-    Ok(Measured {
-        steady: viewers.steady_end - viewers.steady_start,
-        server,
-        timer_probe,
-        process_cpu_percent,
-        host_steal: steal_first
-            .zip(steal_last)
-            .and_then(|(first, last)| host_steal::steal_between(&first, &last)),
-    })
-}
-
-/// The server's probe figures now, when there is a metrics URL.
-fn scrape_probe(config: &BenchConfig) -> Result<Option<ProbeScrape>, DriverError> {
-    let Some(url) = &config.metrics_url else {
-        return Ok(None);
-    };
-    Ok(Some(server_metrics::scrape(
-        url,
-        config.token.as_deref(),
-        &config.tls,
-    )?))
-}
-
-fn sample_all(pids: &[u32]) -> Result<Vec<server_usage::UsageSample>, DriverError> {
-    pids.iter().map(|&pid| sample_server(pid)).collect()
-}
-
-/// Sleeps until `at`, calling `show` at every wake; an error as soon as the publisher
-/// thread ended (its own error is what the run reports).
-fn wait_until(
-    at: Instant,
-    publisher: &JoinHandle<Result<LoopStats, DriverError>>,
-    show: &mut impl FnMut(Instant),
-) -> Result<(), DriverError> {
-    loop {
-        if publisher.is_finished() {
-            return Err(DriverError::PublisherLost("the publisher stopped"));
-        }
-        let now = Instant::now();
-        show(now);
-        let left = at.saturating_duration_since(now);
-        if left.is_zero() {
-            return Ok(());
-        }
-        std::thread::sleep(left.min(PUBLISHER_CHECK));
-    }
 }
 
 fn report(
