@@ -9,6 +9,7 @@
 //! (signaling's requests), and [`engine`] which starts all of it.
 
 pub mod addresses;
+pub mod check_clock;
 pub mod cli;
 pub mod control_socket;
 pub mod cores;
