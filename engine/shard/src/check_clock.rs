@@ -60,33 +60,42 @@ impl CheckClock {
 mod tests {
     use super::*;
 
+    /// Long beside any preemption a busy test machine gives the few instructions around it.
+    const SLEEP: Duration = Duration::from_millis(20);
+
     #[test]
     fn each_check_records_one_gap_and_a_requested_sleep_is_not_time_away() {
         let mut clock = CheckClock::start();
         // The sleep is the input here: a wait the loop asked for, as it asks io_uring.
         let from = Instant::now();
-        std::thread::sleep(Duration::from_millis(3));
+        std::thread::sleep(SLEEP);
         clock.slept(from.elapsed());
         clock.check(Instant::now());
         clock.check(Instant::now());
         let on_cpu = clock.gaps().on_cpu().snapshot();
         let off_cpu = clock.gaps().off_cpu().snapshot();
         assert_eq!((on_cpu.firings, off_cpu.firings), (2, 2));
-        // The sleep was asked for: the first gap's time away is only what surrounds it.
-        assert_eq!(off_cpu.buckets[0], 2, "{off_cpu:?}");
+        // Only what surrounds the sleep can be time away, not the sleep.
+        assert!(
+            u128::from(off_cpu.max_us) < SLEEP.as_micros(),
+            "{off_cpu:?}"
+        );
     }
 
     #[test]
     fn an_unreported_sleep_is_time_away() {
         let mut clock = CheckClock::start();
         // Off the CPU without having asked the loop's way: what a preemption looks like.
-        std::thread::sleep(Duration::from_millis(3));
+        std::thread::sleep(SLEEP);
         clock.check(Instant::now());
         let off_cpu = clock.gaps().off_cpu().snapshot();
-        assert!(off_cpu.max_us >= 3_000, "{off_cpu:?}");
+        assert!(
+            u128::from(off_cpu.max_us) >= SLEEP.as_micros(),
+            "{off_cpu:?}"
+        );
         let on_cpu = clock.gaps().on_cpu().snapshot();
         assert!(
-            on_cpu.max_us < 3_000,
+            u128::from(on_cpu.max_us) < SLEEP.as_micros(),
             "sleeping is not CPU time: {on_cpu:?}"
         );
     }
