@@ -16,7 +16,7 @@
 //! however costly each datagram is, and one that finds a deadline come ends at once.
 //!
 //! Whether that holds is measured, not assumed: each gap between two timer checks is split
-//! into the thread's CPU time and the time it was kept off its core (`check_clock`), so
+//! into the thread's CPU time and the time it was kept off its core ([`TimerCheckGaps`]), so
 //! a late timer can be told from a preempted or stolen CPU.
 
 use std::io;
@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use shardcast_control::Response;
 use shardcast_proto::router::ShardMessage;
 use shardcast_proto::shard::{RunLimits, ShardCore};
+use shardcast_proto::timer::TimerCheckGaps;
 
-use crate::check_clock::CheckClock;
 use crate::control_socket::ControlRequest;
 use crate::counters::{Counter, ShardCounters};
 use crate::gso;
@@ -96,7 +96,7 @@ pub struct ArmedShard {
     /// How long each batch of a turn may take ([`BATCH_TIME`]; tests of the count bounds
     /// lift it).
     batch_time: Duration,
-    check_clock: CheckClock,
+    check_gaps: TimerCheckGaps,
 }
 
 impl ShardLoop {
@@ -143,7 +143,7 @@ impl ShardLoop {
             shard: self,
             uring,
             batch_time: BATCH_TIME,
-            check_clock: CheckClock::start(),
+            check_gaps: TimerCheckGaps::default(),
         })
     }
 }
@@ -152,7 +152,8 @@ impl ArmedShard {
     /// Runs until `stopping` is set (and the shard woken) or the ring fails.
     pub fn run(mut self) -> io::Result<()> {
         let mut next_stats = Instant::now() + STATS_INTERVAL;
-        self.check_clock.restart();
+        self.check_gaps
+            .begin(Instant::now(), thread_clock::cpu_time());
         while !self.shard.stopping.load(Ordering::Acquire) {
             let now = Instant::now();
             let backlog = self.handle_completions(now)?;
@@ -161,7 +162,7 @@ impl ArmedShard {
             // The batches above take time: timers fire, and their lateness is measured, by
             // the clock as it is now rather than as it was when the turn began.
             let now = Instant::now();
-            self.check_clock.check(now);
+            self.check_gaps.check(now, thread_clock::cpu_time());
             if self.shard.core.poll_timeout().is_some_and(|due| due <= now) {
                 self.shard.core.handle_timeout(now);
             }
@@ -180,7 +181,7 @@ impl ArmedShard {
             let sleep_from = (!busy).then(Instant::now);
             self.uring.submit_and_wait(busy, deadline)?;
             if let Some(from) = sleep_from {
-                self.check_clock.slept(from.elapsed());
+                self.check_gaps.slept(from.elapsed());
             }
         }
         Ok(())
@@ -279,8 +280,8 @@ impl ArmedShard {
             if let Response::Stats(stats) = &mut response {
                 stats.runtime = shard.counters.snapshot();
                 stats.runtime.preemptions = thread_clock::preemptions();
-                stats.check_gaps_on_cpu = self.check_clock.gaps().on_cpu().snapshot();
-                stats.check_gaps_off_cpu = self.check_clock.gaps().off_cpu().snapshot();
+                stats.check_gaps_on_cpu = self.check_gaps.on_cpu().snapshot();
+                stats.check_gaps_off_cpu = self.check_gaps.off_cpu().snapshot();
             }
             if reply.send(response).is_err() {
                 tracing::debug!(shard = shard.index, "control client left before the answer");

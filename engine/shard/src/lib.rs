@@ -9,7 +9,6 @@
 //! (signaling's requests), and [`engine`] which starts all of it.
 
 pub mod addresses;
-pub mod check_clock;
 pub mod cli;
 pub mod control_socket;
 pub mod cores;

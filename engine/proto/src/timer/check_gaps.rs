@@ -13,7 +13,7 @@
 //! cause from above; the time off the CPU counts the whole of a requested sleep as asleep,
 //! so it is a lower bound.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::TimerLateness;
 
@@ -21,12 +21,41 @@ use super::TimerLateness;
 pub struct TimerCheckGaps {
     on_cpu: TimerLateness,
     off_cpu: TimerLateness,
+    /// The clocks at the last check (wall, the thread's CPU time), once the loop has begun.
+    last: Option<(Instant, Duration)>,
+    /// Slept on request since the last check.
+    asleep: Duration,
 }
 
 impl TimerCheckGaps {
+    /// Begins a gap at `now`, the thread having run for `cpu_time`, without recording the
+    /// time before it (the loop was not running).
+    pub fn begin(&mut self, now: Instant, cpu_time: Duration) {
+        self.last = Some((now, cpu_time));
+        self.asleep = Duration::ZERO;
+    }
+
+    /// A timer check at `now`, the thread having run for `cpu_time` in all: records the gap
+    /// since the last check, if the loop has begun, and starts the next.
+    pub fn check(&mut self, now: Instant, cpu_time: Duration) {
+        if let Some((at, cpu_at)) = self.last {
+            self.record(
+                now.saturating_duration_since(at),
+                cpu_time.saturating_sub(cpu_at),
+                self.asleep,
+            );
+        }
+        self.begin(now, cpu_time);
+    }
+
+    /// The loop slept on request for `slept` since the last check.
+    pub fn slept(&mut self, slept: Duration) {
+        self.asleep += slept;
+    }
+
     /// Records one gap between checks: `wall` of clock time, of which the thread ran for
     /// `on_cpu` and slept on request for `asleep`.
-    pub fn record(&mut self, wall: Duration, on_cpu: Duration, asleep: Duration) {
+    fn record(&mut self, wall: Duration, on_cpu: Duration, asleep: Duration) {
         self.on_cpu.record(on_cpu);
         self.off_cpu
             .record(wall.saturating_sub(on_cpu.saturating_add(asleep)));
@@ -85,5 +114,39 @@ mod tests {
             1,
             "2 ms is in the 2-5 ms bucket"
         );
+    }
+
+    #[test]
+    fn each_check_records_one_gap_and_a_requested_sleep_is_not_time_away() {
+        let start = Instant::now();
+        let mut gaps = TimerCheckGaps::default();
+        gaps.check(start, MS);
+        assert_eq!(
+            gaps.on_cpu().snapshot().firings,
+            0,
+            "the first check only begins"
+        );
+        // 20 ms asleep on request, between 0.1 ms of work either side.
+        gaps.slept(20 * MS);
+        gaps.check(start + 20 * MS + MS / 5, MS + MS / 5);
+        gaps.check(start + 21 * MS, 2 * MS);
+        let on_cpu = gaps.on_cpu().snapshot();
+        let off_cpu = gaps.off_cpu().snapshot();
+        assert_eq!((on_cpu.firings, off_cpu.firings), (2, 2));
+        // Only what surrounds the sleep can be time away, not the sleep.
+        assert!(off_cpu.max_us < 20_000, "{off_cpu:?}");
+    }
+
+    #[test]
+    fn an_unreported_sleep_is_time_away() {
+        let start = Instant::now();
+        let mut gaps = TimerCheckGaps::default();
+        gaps.begin(start, MS);
+        // Off the CPU without having asked the loop's way: what a preemption looks like.
+        gaps.check(start + 20 * MS, MS);
+        let off_cpu = gaps.off_cpu().snapshot();
+        assert!(off_cpu.max_us >= 20_000, "{off_cpu:?}");
+        let on_cpu = gaps.on_cpu().snapshot();
+        assert!(on_cpu.max_us < 20_000, "not CPU time: {on_cpu:?}");
     }
 }
