@@ -106,17 +106,23 @@ pub fn movable_threads_on(proc: &Path, shard_cores: &[usize], own_pid: u32) -> u
             let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
                 continue;
             };
-            let allowed = status
-                .lines()
-                .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
-                .map(|list| parse_cpu_list(list.trim()))
-                .unwrap_or_default();
+            let allowed = allowed_cpus(&status);
             let on_shard = allowed.iter().any(|cpu| shard_cores.contains(cpu));
             let elsewhere = allowed.iter().any(|cpu| !shard_cores.contains(cpu));
             count += usize::from(on_shard && elsewhere);
         }
     }
     count
+}
+
+/// The CPUs a thread may run on, from its `/proc/.../status` text (`Cpus_allowed_list`);
+/// none when the line is missing.
+pub fn allowed_cpus(status: &str) -> Vec<usize> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .map(|list| parse_cpu_list(list.trim()))
+        .unwrap_or_default()
 }
 
 /// A kernel CPU list such as `0-3,8`; parts that do not parse are left out.

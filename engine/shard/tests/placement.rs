@@ -13,16 +13,7 @@ fn allowed_cpus_of_thread(name: &str) -> Option<Vec<usize>> {
         let comm = std::fs::read_to_string(task.join("comm")).ok()?;
         (comm.trim() == name).then_some(())?;
         let status = std::fs::read_to_string(task.join("status")).ok()?;
-        let list = status
-            .lines()
-            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?;
-        // A list such as 0-2,5.
-        let mut cpus = Vec::new();
-        for part in list.trim().split(',') {
-            let (first, last) = part.split_once('-').unwrap_or((part, part));
-            cpus.extend(first.parse::<usize>().ok()?..=last.parse::<usize>().ok()?);
-        }
-        Some(cpus)
+        Some(shardcast::cores::allowed_cpus(&status))
     })
 }
 
