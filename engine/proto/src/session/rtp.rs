@@ -96,6 +96,9 @@ impl Session {
         if let SessionMedia::Viewer(viewer) = &self.media {
             viewer.egress.prefetch_tracks();
         }
+        if let Some(srtp) = &self.srtp {
+            srtp.prefetch_rtp_keys();
+        }
         prefetch(self.locals.as_slice());
     }
 

@@ -2,20 +2,19 @@
 //! authenticates, with the clear header as associated data. Everything happens in the caller's
 //! buffer.
 
-use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-
 use super::SrtpError;
+use super::gcm_key::{GcmKey, NONCE_LEN};
 use super::header::{E_FLAG, RTCP_HEADER_LEN, SRTCP_INDEX_LEN};
 use super::kdf::{self, KeyPurpose, Protocol};
 use super::keys::SrtpMasterKey;
 
-pub(super) const TAG_LEN: usize = 16;
-const SALT_LEN: usize = 12;
+pub(super) use super::gcm_key::TAG_LEN;
+const SALT_LEN: usize = NONCE_LEN;
 const MAX_KEY_LEN: usize = 32;
 
 /// One protocol's session key and salt in one direction.
 pub(super) struct AesGcm {
-    key: LessSafeKey,
+    key: GcmKey,
     salt: [u8; SALT_LEN],
 }
 
@@ -45,16 +44,15 @@ impl AesGcm {
 
     /// The key length picks AES-128 or AES-256.
     pub(super) fn with_session_keys(key: &[u8], salt: [u8; SALT_LEN]) -> Result<Self, SrtpError> {
-        let algorithm = if key.len() == 32 {
-            &AES_256_GCM
-        } else {
-            &AES_128_GCM
-        };
-        let key = UnboundKey::new(algorithm, key).map_err(SrtpError::Crypto)?;
         Ok(Self {
-            key: LessSafeKey::new(key),
+            key: GcmKey::new(key).map_err(SrtpError::Crypto)?,
             salt,
         })
+    }
+
+    /// Starts loading the key's context, which every packet sealed reads whole.
+    pub(super) fn prefetch(&self) {
+        self.key.prefetch();
     }
 
     /// Encrypts the payload of the packet at `buffer[start..]` (after its `header_len`-byte
@@ -73,9 +71,9 @@ impl AesGcm {
         let (header, payload) = packet.split_at_mut(header_len);
         let tag = self
             .key
-            .seal_in_place_separate_tag(self.nonce(ssrc, index), Aad::from(&*header), payload)
+            .seal_in_place(&self.nonce(ssrc, index), header, payload)
             .map_err(SrtpError::Crypto)?;
-        buffer.extend_from_slice(tag.as_ref());
+        buffer.extend_from_slice(&tag);
         Ok(())
     }
 
@@ -89,11 +87,11 @@ impl AesGcm {
         index: u64,
     ) -> Result<usize, SrtpError> {
         let (header, sealed) = packet.split_at_mut(header_len);
-        let plain = self
+        let plain_len = self
             .key
-            .open_in_place(self.nonce(ssrc, index), Aad::from(&*header), sealed)
+            .open_in_place(&self.nonce(ssrc, index), header, sealed)
             .map_err(|_| SrtpError::Authentication)?;
-        Ok(header_len + plain.len())
+        Ok(header_len + plain_len)
     }
 
     /// Encrypts everything after the first 8 bytes, then appends the tag and E-flag with index
@@ -109,9 +107,9 @@ impl AesGcm {
         let aad = rtcp_aad(header, trailer);
         let tag = self
             .key
-            .seal_in_place_separate_tag(self.nonce(ssrc, u64::from(index)), aad, payload)
+            .seal_in_place(&self.nonce(ssrc, u64::from(index)), &aad, payload)
             .map_err(SrtpError::Crypto)?;
-        packet.extend_from_slice(tag.as_ref());
+        packet.extend_from_slice(&tag);
         packet.extend_from_slice(&trailer);
         Ok(())
     }
@@ -130,11 +128,11 @@ impl AesGcm {
         let mut trailer_bytes = [0u8; SRTCP_INDEX_LEN];
         trailer_bytes.copy_from_slice(trailer);
         let aad = rtcp_aad(header, trailer_bytes);
-        let plain = self
+        let plain_len = self
             .key
-            .open_in_place(self.nonce(ssrc, u64::from(index)), aad, sealed)
+            .open_in_place(&self.nonce(ssrc, u64::from(index)), &aad, sealed)
             .map_err(|_| SrtpError::Authentication)?;
-        Ok(RTCP_HEADER_LEN + plain.len())
+        Ok(RTCP_HEADER_LEN + plain_len)
     }
 
     /// Where the E-flag and SRTCP index sit, at the very end after the tag; `None` when the
@@ -147,22 +145,22 @@ impl AesGcm {
 
     /// The IV is the salt XOR (0^16 || SSRC || index), with the 48-bit RTP index (ROC || SEQ)
     /// or the 31-bit SRTCP index right-aligned (RFC 7714 sections 8.1 and 9.1).
-    fn nonce(&self, ssrc: u32, index: u64) -> Nonce {
+    fn nonce(&self, ssrc: u32, index: u64) -> [u8; NONCE_LEN] {
         let mut iv = [0u8; SALT_LEN];
         iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
         iv[6..12].copy_from_slice(&index.to_be_bytes()[2..]);
         for (byte, salt) in iv.iter_mut().zip(&self.salt) {
             *byte ^= salt;
         }
-        Nonce::assume_unique_for_key(iv)
+        iv
     }
 }
 
 /// The SRTCP associated data: the fixed header, then E-flag with index. It is not contiguous in
 /// the packet, so it is gathered on the stack.
-fn rtcp_aad(header: &[u8], trailer: [u8; SRTCP_INDEX_LEN]) -> Aad<[u8; 12]> {
+fn rtcp_aad(header: &[u8], trailer: [u8; SRTCP_INDEX_LEN]) -> [u8; 12] {
     let mut aad = [0u8; RTCP_HEADER_LEN + SRTCP_INDEX_LEN];
     aad[..RTCP_HEADER_LEN].copy_from_slice(header);
     aad[RTCP_HEADER_LEN..].copy_from_slice(&trailer);
-    Aad::from(aad)
+    aad
 }

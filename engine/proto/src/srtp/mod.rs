@@ -8,12 +8,13 @@
 //! directions.
 //!
 //! A packet goes through `header` (the clear fields), `index` (ROC || SEQ), `replay` (inbound
-//! only), then `transform`: `aes_gcm` or `aes_cm`, keyed by `kdf`. `session` pairs an
-//! `outbound` and an `inbound` side.
+//! only), then `transform`: `aes_gcm` (on `gcm_key`, aws-lc's own context) or `aes_cm`, keyed by
+//! `kdf`. `session` pairs an `outbound` and an `inbound` side.
 
 mod aes_cm;
 mod aes_gcm;
 mod error;
+mod gcm_key;
 mod header;
 mod inbound;
 mod index;

@@ -27,6 +27,11 @@ impl Outbound {
         })
     }
 
+    /// Starts loading the RTP keys, which every packet sent reads.
+    pub(super) fn prefetch_rtp_keys(&self) {
+        self.rtp.prefetch();
+    }
+
     /// Protects the plain RTP packet at `buffer[start..]`, appending its tag to `buffer`.
     pub(super) fn protect_rtp(
         &mut self,

@@ -8,7 +8,10 @@ use super::{SrtpError, SrtpKeys, SrtpMasterKey, SrtpProfile};
 pub struct SrtpSession {
     profile: SrtpProfile,
     outbound: Outbound,
-    inbound: Inbound,
+    /// Boxed: a viewer sends only RTCP, now and then, while the fan-out reads the outbound
+    /// side for every packet; kept apart, the session's part of the fan-out's cache lines is
+    /// a third of what it was.
+    inbound: Box<Inbound>,
 }
 
 impl SrtpSession {
@@ -18,12 +21,18 @@ impl SrtpSession {
         Ok(Self {
             profile: keys.profile,
             outbound: Outbound::new(keys.profile, &keys.local)?,
-            inbound: Inbound::new(keys.profile, &keys.remote)?,
+            inbound: Box::new(Inbound::new(keys.profile, &keys.remote)?),
         })
     }
 
     pub fn profile(&self) -> SrtpProfile {
         self.profile
+    }
+
+    /// Starts loading the keys that protecting RTP reads: they live apart from the session,
+    /// so a fan-out writing to many sessions wants them on their way early.
+    pub fn prefetch_rtp_keys(&self) {
+        self.outbound.prefetch_rtp_keys();
     }
 
     /// Encrypts the plain RTP packet in `packet` where it lies and appends the tag. Allocates

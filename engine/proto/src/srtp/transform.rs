@@ -28,6 +28,14 @@ impl Transform {
         })
     }
 
+    /// Starts loading the keys a packet reads, which live behind a pointer.
+    pub(super) fn prefetch(&self) {
+        match self {
+            Self::AesCm(cm) => crate::prefetch::prefetch(&**cm),
+            Self::AesGcm(gcm) => gcm.prefetch(),
+        }
+    }
+
     pub(super) fn tag_len(&self) -> usize {
         match self {
             Self::AesCm(_) => super::aes_cm::TAG_LEN,
