@@ -29,6 +29,8 @@ mod sent_seqs;
 #[cfg(test)]
 mod simulcast_tests;
 mod track;
+#[cfg(test)]
+mod track_kind_tests;
 pub mod vp8_rewrite;
 
 pub use layer_choice::{LayerChoice, LayerSwitches};
@@ -55,6 +57,11 @@ pub const LAYER_CHOICE_INTERVAL: Duration = Duration::from_millis(100);
 /// All tracks of one viewer.
 pub struct ViewerEgress {
     tracks: Vec<EgressTrack>,
+    /// Where the first audio and the first video track sit in `tracks`: a packet goes to the
+    /// track of its kind, found without reading the others (~670 bytes each, and cold when
+    /// the fan-out comes by).
+    audio_track: Option<usize>,
+    video_track: Option<usize>,
     retransmits: RetransmitQueue,
     rtt: RttEstimate,
     sent_reports: SentReports,
@@ -76,7 +83,10 @@ impl ViewerEgress {
             .map(|(section, &ssrc)| EgressTrack::new(section, ssrc, first_seq, first_ts))
             .collect::<Vec<_>>();
         let transport_wide = tracks.iter().any(EgressTrack::carries_transport_seq);
+        let first_of = |kind| tracks.iter().position(|t: &EgressTrack| t.kind() == kind);
         Self {
+            audio_track: first_of(MediaKind::Audio),
+            video_track: first_of(MediaKind::Video),
             tracks,
             retransmits: RetransmitQueue::default(),
             rtt: RttEstimate::default(),
@@ -115,15 +125,15 @@ impl ViewerEgress {
         origin.kind == MediaKind::Video
             && self.next_choice.is_some_and(|at| now < at)
             && self
-                .tracks
-                .iter()
-                .find(|t| t.kind() == MediaKind::Video)
+                .track(MediaKind::Video)
                 .is_some_and(|track| track.skips_layer(origin.layer))
     }
 
-    /// Starts loading the tracks, which every packet written looks up.
-    pub fn prefetch_tracks(&self) {
-        prefetch(self.tracks.as_slice());
+    /// Starts loading the track that packets of `kind` are written by.
+    pub fn prefetch_track(&self, kind: MediaKind) {
+        if let Some(track) = self.track(kind) {
+            prefetch(track);
+        }
     }
 
     /// Rewrites `packet` for this viewer onto the end of `out`.
@@ -138,7 +148,7 @@ impl ViewerEgress {
             self.choose_layer(now, &origin.layers);
         }
         let transport_seq = self.bandwidth.next_transport_seq().unwrap_or(0);
-        let Some(track) = self.tracks.iter_mut().find(|t| t.kind() == origin.kind) else {
+        let Some(track) = self.track_for(origin.kind) else {
             return EgressOutcome::NoTrack;
         };
         if track.skips_layer(origin.layer) {
@@ -187,10 +197,7 @@ impl ViewerEgress {
 
     /// The layer the video track forwards (None while it waits for its first keyframe).
     pub fn forwarded_layer(&self) -> Option<u8> {
-        self.tracks
-            .iter()
-            .find(|t| t.kind() == MediaKind::Video)
-            .and_then(EgressTrack::layer)
+        self.track(MediaKind::Video).and_then(EgressTrack::layer)
     }
 
     /// The layer switches the viewer's tracks made.
@@ -244,7 +251,19 @@ impl ViewerEgress {
         self.tracks.iter().any(|t| t.ssrc() == ssrc)
     }
 
+    fn position(&self, kind: MediaKind) -> Option<usize> {
+        match kind {
+            MediaKind::Audio => self.audio_track,
+            MediaKind::Video => self.video_track,
+        }
+    }
+
+    fn track(&self, kind: MediaKind) -> Option<&EgressTrack> {
+        self.tracks.get(self.position(kind)?)
+    }
+
     fn track_for(&mut self, kind: MediaKind) -> Option<&mut EgressTrack> {
-        self.tracks.iter_mut().find(|t| t.kind() == kind)
+        let position = self.position(kind)?;
+        self.tracks.get_mut(position)
     }
 }

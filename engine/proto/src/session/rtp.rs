@@ -5,6 +5,8 @@ use std::time::Instant;
 use tracing::debug;
 
 use super::{Session, SessionEvent, SessionMedia};
+use shardcast_control::MediaKind;
+
 use crate::egress::EgressOutcome;
 use crate::media::MediaPacket;
 use crate::prefetch::prefetch;
@@ -90,11 +92,11 @@ impl Session {
         prefetch(&self.closed);
     }
 
-    /// Starts loading what writing this session's media reads through its pointers. Reads
+    /// Starts loading what writing this session's media of `kind` reads through its pointers. Reads
     /// the session, so best called once [`Self::prefetch_media_state`] had time to work.
-    pub fn prefetch_media_heap(&self) {
+    pub fn prefetch_media_heap(&self, kind: MediaKind) {
         if let SessionMedia::Viewer(viewer) = &self.media {
-            viewer.egress.prefetch_tracks();
+            viewer.egress.prefetch_track(kind);
         }
         if let Some(srtp) = &self.srtp {
             srtp.prefetch_rtp_keys();

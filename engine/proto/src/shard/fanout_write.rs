@@ -15,6 +15,8 @@
 
 use std::sync::Arc;
 
+use shardcast_control::MediaKind;
+
 use super::fanout_queue::{FanoutJob, RunPlace};
 use super::{RunLimits, ShardCore, TransmitMeta};
 use crate::counter_hash::CounterMap;
@@ -97,15 +99,17 @@ impl RunShape {
 pub(super) const PASSED_OVER_PER_POLL: usize = 64;
 
 /// While the viewer at `position` is written: the session two viewers on has its own fields
-/// loaded, and the next one (its fields loaded a step earlier) what they point to. Each
-/// viewer's state is then read from cache rather than waited for from memory.
+/// loaded, and the next one (its fields loaded a step earlier) what they point to for a
+/// packet of `kind`. Each viewer's state is then read from cache rather than waited for from
+/// memory.
 fn prefetch_viewers_after(
     sessions: &CounterMap<SessionKey, Box<Session>>,
     viewers: &[SessionKey],
     position: usize,
+    kind: MediaKind,
 ) {
     if let Some(next) = viewers.get(position + 1).and_then(|key| sessions.get(key)) {
-        next.prefetch_media_heap();
+        next.prefetch_media_heap(kind);
     }
     if let Some(after) = viewers.get(position + 2).and_then(|key| sessions.get(key)) {
         after.prefetch_media_state();
@@ -139,6 +143,7 @@ impl ShardCore {
     ) -> Option<TransmitMeta> {
         for _ in 0..PASSED_OVER_PER_POLL {
             let job = self.fanout.front()?;
+            let kind = job.packet.origin.kind;
             let viewers = self
                 .streams
                 .get(&job.stream)
@@ -151,7 +156,7 @@ impl ShardCore {
                 }
                 continue;
             };
-            prefetch_viewers_after(&self.sessions, viewers, position);
+            prefetch_viewers_after(&self.sessions, viewers, position, kind);
             if let Some(run) = self.write_run_for(key, position, out, limits) {
                 let segment_size = u16::try_from(run.segment_size)
                     .ok()
