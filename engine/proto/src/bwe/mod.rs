@@ -100,6 +100,13 @@ impl BandwidthEstimator {
         self.sent.as_ref().map(SentHistory::next_seq)
     }
 
+    /// Starts loading where the next numbered packet is recorded.
+    pub fn prefetch_next_sent(&self) {
+        if let Some(sent) = &self.sent {
+            sent.prefetch_next();
+        }
+    }
+
     /// The packet numbered [`Self::next_transport_seq`] went out, `size` bytes long.
     pub fn on_sent(&mut self, now: Instant, size: usize) {
         if let Some(sent) = self.sent.as_mut() {

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use crate::prefetch::prefetch;
+
 /// Packets remembered: about a second at 5 Mbps, many times what feedback takes to come
 /// back. 4 KB per viewer.
 pub const SLOTS: usize = 512;
@@ -57,6 +59,13 @@ impl SentHistory {
             sent_us,
         };
         self.next_seq = seq.wrapping_add(1);
+    }
+
+    /// Starts loading the slot the next packet is written to.
+    pub fn prefetch_next(&self) {
+        if let Some(slot) = self.slots.get(usize::from(self.next_seq) % SLOTS) {
+            prefetch(slot);
+        }
     }
 
     /// The packet sent as `seq`, while the ring still holds it.

@@ -17,6 +17,7 @@
 //! its [`BandwidthEstimator`] remembers when each went and how big it was.
 
 pub mod layer_choice;
+mod mid_value;
 pub mod recent_keyframes;
 mod retransmit;
 pub mod retransmit_limit;
@@ -129,11 +130,13 @@ impl ViewerEgress {
                 .is_some_and(|track| track.skips_layer(origin.layer))
     }
 
-    /// Starts loading the track that packets of `kind` are written by.
-    pub fn prefetch_track(&self, kind: MediaKind) {
+    /// Starts loading what writing a packet of `kind` reads behind pointers: the track of
+    /// that kind, and where the send history records it.
+    pub fn prefetch_heap(&self, kind: MediaKind) {
         if let Some(track) = self.track(kind) {
             prefetch(track);
         }
+        self.bandwidth.prefetch_next_sent();
     }
 
     /// Rewrites `packet` for this viewer onto the end of `out`.

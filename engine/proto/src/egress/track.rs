@@ -11,6 +11,7 @@ use std::time::Instant;
 use shardcast_control::{CodecName, MediaKind, MediaSection};
 
 use super::layer_choice::LayerSwitches;
+use super::mid_value::MidValue;
 use super::retransmit_limit::RetransmitLimit;
 use super::rewrite::{Mapping, SourcePacket, TrackRewriter};
 use super::rtx_cache::{AUDIO_SLOTS, VIDEO_SLOTS};
@@ -20,7 +21,7 @@ use super::vp8_rewrite::PictureRewriter;
 use crate::clock::{WallClock, ntp_add_ticks};
 use crate::media::{MAX_FORWARDED_EXTENSIONS, MediaPacket};
 use crate::router::SenderClock;
-use crate::rtp::{ExtensionKind, ExtensionMap, RtpHeader, write_rtp, write_rtp_onto};
+use crate::rtp::{ExtensionIds, ExtensionKind, ExtensionMap, RtpHeader, write_rtp, write_rtp_onto};
 
 /// The `a=rtcp-fb` value that asks for transport-wide congestion control feedback.
 const TRANSPORT_CC_FEEDBACK: &str = "transport-cc";
@@ -53,16 +54,19 @@ pub enum EgressOutcome {
 }
 
 pub struct EgressTrack {
-    mid: String,
+    mid: MidValue,
     kind: MediaKind,
     ssrc: u32,
     payload_types: Vec<(CodecName, u8)>,
+    /// The codec last written and its payload type: what nearly every packet needs, found in
+    /// the track itself rather than behind `payload_types`' pointer.
+    current_payload_type: Option<(CodecName, u8)>,
     /// The RTX payload type the viewer paired with each codec that has one.
     rtx_payload_types: Vec<(CodecName, u8)>,
     /// Present when the viewer negotiated RTX and we gave the track an RTX SSRC.
     rtx: Option<RtxStream>,
     limit: RetransmitLimit,
-    extensions: ExtensionMap,
+    extensions: ExtensionIds,
     /// The extension id of the transport-wide sequence number, when the viewer negotiated
     /// both the extension and `transport-cc` feedback.
     transport_cc_id: Option<u8>,
@@ -87,7 +91,7 @@ impl EgressTrack {
     pub fn new(section: &MediaSection, ssrc: u32, first_seq: u16, first_ts: u32) -> Self {
         let extensions = ExtensionMap::new(&section.extensions);
         Self {
-            mid: section.mid.clone(),
+            mid: MidValue::new(&section.mid),
             kind: section.kind,
             ssrc,
             payload_types: section
@@ -95,6 +99,7 @@ impl EgressTrack {
                 .iter()
                 .map(|c| (c.name, c.payload_type))
                 .collect(),
+            current_payload_type: None,
             rtx_payload_types: section
                 .codecs
                 .iter()
@@ -106,7 +111,7 @@ impl EgressTrack {
                 MediaKind::Audio => AUDIO_SLOTS,
             }),
             transport_cc_id: transport_cc_id(section, &extensions),
-            extensions,
+            extensions: extensions.ids(),
             rewriter: TrackRewriter::new(first_seq, first_ts),
             sent: SentSeqs::default(),
             pictures: PictureRewriter::default(),
@@ -192,6 +197,17 @@ impl EgressTrack {
         self.clock = Some(clock);
     }
 
+    fn payload_type_for(&mut self, codec: CodecName) -> Option<u8> {
+        if let Some((current, payload_type)) = self.current_payload_type
+            && current == codec
+        {
+            return Some(payload_type);
+        }
+        let &(_, payload_type) = self.payload_types.iter().find(|(c, _)| *c == codec)?;
+        self.current_payload_type = Some((codec, payload_type));
+        Some(payload_type)
+    }
+
     /// Writes `packet` for this viewer onto the end of `out`, with `transport_seq` when the
     /// track [`Self::carries_transport_seq`]. `out` is as it was unless the packet is written.
     pub fn write(
@@ -202,8 +218,7 @@ impl EgressTrack {
         out: &mut Vec<u8>,
     ) -> EgressOutcome {
         let origin = &packet.origin;
-        let Some(&(_, payload_type)) = self.payload_types.iter().find(|(c, _)| *c == origin.codec)
-        else {
+        let Some(payload_type) = self.payload_type_for(origin.codec) else {
             return EgressOutcome::CodecNotNegotiated;
         };
         match self.source {

@@ -78,7 +78,18 @@ impl ExtensionKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtensionMap {
     kind_by_id: [Option<ExtensionKind>; 256],
-    id_by_kind: [Option<u8>; ExtensionKind::ALL.len()],
+    ids: ExtensionIds,
+}
+
+/// The negotiated id of each extension kind: the half of an [`ExtensionMap`] that writing a
+/// packet needs, a few bytes where the whole map is over 256. A viewer's tracks keep only this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExtensionIds([Option<u8>; ExtensionKind::ALL.len()]);
+
+impl ExtensionIds {
+    pub fn id_of(&self, kind: ExtensionKind) -> Option<u8> {
+        self.0[kind.index()]
+    }
 }
 
 impl ExtensionMap {
@@ -93,7 +104,7 @@ impl ExtensionMap {
                 continue;
             }
             map.kind_by_id[usize::from(id)] = Some(kind);
-            map.id_by_kind[kind.index()].get_or_insert(id);
+            map.ids.0[kind.index()].get_or_insert(id);
         }
         map
     }
@@ -103,7 +114,11 @@ impl ExtensionMap {
     }
 
     pub fn id_of(&self, kind: ExtensionKind) -> Option<u8> {
-        self.id_by_kind[kind.index()]
+        self.ids.id_of(kind)
+    }
+
+    pub fn ids(&self) -> ExtensionIds {
+        self.ids
     }
 }
 
@@ -111,7 +126,7 @@ impl Default for ExtensionMap {
     fn default() -> Self {
         Self {
             kind_by_id: [None; 256],
-            id_by_kind: [None; ExtensionKind::ALL.len()],
+            ids: ExtensionIds::default(),
         }
     }
 }

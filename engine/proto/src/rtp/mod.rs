@@ -8,7 +8,7 @@ mod packet;
 pub mod sequence;
 mod write;
 
-pub use extension::{ExtensionKind, ExtensionMap};
+pub use extension::{ExtensionIds, ExtensionKind, ExtensionMap};
 pub use packet::{ExtensionIter, RtpPacket};
 pub use sequence::{SequenceUnwrapper, TimestampUnwrapper, is_newer_seq, is_newer_ts};
 pub use write::{RtpHeader, pad_rtp_onto, rewrite_header_in_place, write_rtp, write_rtp_onto};

@@ -96,7 +96,7 @@ impl Session {
     /// the session, so best called once [`Self::prefetch_media_state`] had time to work.
     pub fn prefetch_media_heap(&self, kind: MediaKind) {
         if let SessionMedia::Viewer(viewer) = &self.media {
-            viewer.egress.prefetch_track(kind);
+            viewer.egress.prefetch_heap(kind);
         }
         if let Some(srtp) = &self.srtp {
             srtp.prefetch_rtp_keys();
