@@ -90,6 +90,8 @@ impl Session {
         self.ice.prefetch_selected();
         prefetch(&self.locals);
         prefetch(&self.closed);
+        // The fan-out drains the viewer's events after each packet written.
+        prefetch(&self.events);
     }
 
     /// Starts loading what writing this session's media of `kind` reads through its pointers. Reads
