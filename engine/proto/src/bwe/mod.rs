@@ -48,8 +48,17 @@ const RECEIVED_WINDOW: Duration = Duration::from_millis(500);
 pub struct BandwidthEstimator {
     /// Present when the viewer negotiated transport-wide congestion control.
     sent: Option<SentHistory>,
-    /// Boxed: it is large, and touched only when feedback arrives.
-    delay: Box<DelayDetector>,
+    sent_rate: SentRate,
+    /// Boxed: every packet sent writes `sent` and `sent_rate`, while this is touched only
+    /// when feedback arrives or the layer choice looks, so the fan-out's share of a viewer's
+    /// cache lines stays small.
+    feedback: Box<FeedbackState>,
+}
+
+/// What the viewer's feedback built up.
+#[derive(Debug)]
+struct FeedbackState {
+    delay: DelayDetector,
     rate: RateControl,
     loss: LossControl,
     remb_bps: Option<u64>,
@@ -65,7 +74,6 @@ pub struct BandwidthEstimator {
     received_bps: Option<f64>,
     /// True once the viewer's feedback or reports moved the estimate.
     informed: bool,
-    sent_rate: SentRate,
     /// What the next simulcast layer up needs: the estimate may grow that far whatever was
     /// sent.
     probe_floor_bps: Option<u64>,
@@ -78,20 +86,22 @@ impl BandwidthEstimator {
         let initial = INITIAL_ESTIMATE_BPS as f64;
         Self {
             sent: transport_wide.then(|| SentHistory::new(first_seq)),
-            delay: Box::default(),
-            rate: RateControl::new(initial),
-            loss: LossControl::new(initial),
-            remb_bps: None,
-            last_reference: None,
-            reference_us: 0,
-            lost: 0,
-            received: 0,
-            window_start: None,
-            window_bytes: 0,
-            received_bps: None,
-            informed: false,
             sent_rate: SentRate::default(),
-            probe_floor_bps: None,
+            feedback: Box::new(FeedbackState {
+                delay: DelayDetector::default(),
+                rate: RateControl::new(initial),
+                loss: LossControl::new(initial),
+                remb_bps: None,
+                last_reference: None,
+                reference_us: 0,
+                lost: 0,
+                received: 0,
+                window_start: None,
+                window_bytes: 0,
+                received_bps: None,
+                informed: false,
+                probe_floor_bps: None,
+            }),
         }
     }
 
@@ -122,8 +132,10 @@ impl BandwidthEstimator {
 
     /// What the next simulcast layer up needs, if there is one: see the module docs.
     pub fn set_probe_floor(&mut self, bps: Option<u64>) {
-        self.probe_floor_bps = bps;
-        self.rate.set_floor(bps.map_or(0.0, |bps| bps as f64));
+        self.feedback.probe_floor_bps = bps;
+        self.feedback
+            .rate
+            .set_floor(bps.map_or(0.0, |bps| bps as f64));
     }
 
     /// True when the viewer negotiated transport-wide congestion control.
@@ -133,17 +145,17 @@ impl BandwidthEstimator {
 
     /// The estimate in bits per second, once the viewer's feedback informed it.
     pub fn estimate_bps(&self) -> Option<u64> {
-        self.informed.then(|| self.bps())
+        self.feedback.informed.then(|| self.bps())
     }
 
     /// The estimate now, or where estimates start before the viewer said anything.
     pub fn bps(&self) -> u64 {
-        let mut bps = self.loss.rate_bps();
+        let mut bps = self.feedback.loss.rate_bps();
         if self.sent.is_some() {
-            bps = bps.min(self.rate.rate_bps());
+            bps = bps.min(self.feedback.rate.rate_bps());
         }
         let bps = (bps as u64)
-            .min(self.remb_bps.unwrap_or(u64::MAX))
+            .min(self.feedback.remb_bps.unwrap_or(u64::MAX))
             .min(self.sent_cap_bps().unwrap_or(u64::MAX));
         bps.clamp(MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS)
     }
@@ -158,15 +170,15 @@ impl BandwidthEstimator {
         let sent = self.sent_rate.bps()?;
         let cap = sent
             .saturating_mul(SENT_MULTIPLE)
-            .max(self.probe_floor_bps.unwrap_or(0));
+            .max(self.feedback.probe_floor_bps.unwrap_or(0));
         Some(cap.max(MIN_ESTIMATE_BPS))
     }
 
     /// A REMB from the viewer: the most it says it can take.
     pub fn on_remb(&mut self, bitrate_bps: u64) {
-        self.remb_bps = Some(bitrate_bps);
-        self.informed = true;
-        self.hold_under_remb();
+        self.feedback.remb_bps = Some(bitrate_bps);
+        self.feedback.informed = true;
+        self.feedback.hold_under_remb();
     }
 
     /// A receiver report block's loss fraction (of 256) for one of our tracks. Ignored when
@@ -175,12 +187,14 @@ impl BandwidthEstimator {
         if self.sent.is_some() {
             return;
         }
-        self.loss.update(now, f64::from(fraction_lost) / 256.0);
+        self.feedback
+            .loss
+            .update(now, f64::from(fraction_lost) / 256.0);
         if let Some(cap) = self.sent_cap_bps() {
-            self.loss.limit(cap as f64);
+            self.feedback.loss.limit(cap as f64);
         }
-        self.informed = true;
-        self.hold_under_remb();
+        self.feedback.informed = true;
+        self.feedback.hold_under_remb();
     }
 
     /// Transport-wide congestion control feedback from the viewer.
@@ -198,39 +212,45 @@ impl BandwidthEstimator {
         let Some(sent) = self.sent.as_ref() else {
             return;
         };
+        let feedback = &mut *self.feedback;
         // The 24-bit reference time wraps; feedbacks are near each other in time.
-        let step = self.last_reference.map_or(0, |last| {
+        let step = feedback.last_reference.map_or(0, |last| {
             ((reference.wrapping_sub(last) << 8) as i32 >> 8) as i64
         });
-        self.last_reference = Some(reference);
-        self.reference_us += step * REFERENCE_UNIT_US;
-        let mut arrival_us = self.reference_us;
+        feedback.last_reference = Some(reference);
+        feedback.reference_us += step * REFERENCE_UNIT_US;
+        let mut arrival_us = feedback.reference_us;
         for report in reports {
             match report {
-                PacketReport::Lost { count, .. } => self.lost += u32::from(count),
+                PacketReport::Lost { count, .. } => feedback.lost += u32::from(count),
                 PacketReport::Received { seq, delta_us } => {
-                    self.received += 1;
+                    feedback.received += 1;
                     arrival_us += delta_us;
                     if let Some(packet) = sent.get(seq) {
-                        self.delay.on_packet(packet.sent_us, arrival_us);
-                        self.window_bytes += u64::from(packet.size);
+                        feedback.delay.on_packet(packet.sent_us, arrival_us);
+                        feedback.window_bytes += u64::from(packet.size);
                     }
                 }
             }
         }
-        self.measure_received(now);
-        self.rate.update(now, self.delay.usage(), self.received_bps);
-        let total = self.lost + self.received;
+        feedback.measure_received(now);
+        feedback
+            .rate
+            .update(now, feedback.delay.usage(), feedback.received_bps);
+        let total = feedback.lost + feedback.received;
         if total >= LOSS_SAMPLE_PACKETS {
-            self.loss
-                .update(now, f64::from(self.lost) / f64::from(total));
-            (self.lost, self.received) = (0, 0);
+            feedback
+                .loss
+                .update(now, f64::from(feedback.lost) / f64::from(total));
+            (feedback.lost, feedback.received) = (0, 0);
         }
-        self.loss.limit(self.rate.rate_bps());
-        self.informed = true;
-        self.hold_under_remb();
+        feedback.loss.limit(feedback.rate.rate_bps());
+        feedback.informed = true;
+        feedback.hold_under_remb();
     }
+}
 
+impl FeedbackState {
     fn measure_received(&mut self, now: Instant) {
         let start = *self.window_start.get_or_insert(now);
         let span = now.saturating_duration_since(start);

@@ -63,16 +63,24 @@ pub struct ViewerEgress {
     /// the fan-out comes by).
     audio_track: Option<usize>,
     video_track: Option<usize>,
-    retransmits: RetransmitQueue,
-    rtt: RttEstimate,
-    sent_reports: SentReports,
-    counters: RepairCounters,
+    /// Boxed: a packet written never reads it, and the fan-out prefetches this struct whole.
+    repair: Box<RepairState>,
     bandwidth: BandwidthEstimator,
     choice: LayerChoice,
     /// When the layer choice looks again (on the next video packet from then).
     next_choice: Option<Instant>,
     /// The target layer changed and its keyframe is not asked for yet.
     keyframe_wanted: bool,
+}
+
+/// What NACKs, retransmissions and sender reports work with: touched when the viewer's RTCP
+/// arrives or a retransmission goes.
+#[derive(Default)]
+struct RepairState {
+    retransmits: RetransmitQueue,
+    rtt: RttEstimate,
+    sent_reports: SentReports,
+    counters: RepairCounters,
 }
 
 impl ViewerEgress {
@@ -89,10 +97,7 @@ impl ViewerEgress {
             audio_track: first_of(MediaKind::Audio),
             video_track: first_of(MediaKind::Video),
             tracks,
-            retransmits: RetransmitQueue::default(),
-            rtt: RttEstimate::default(),
-            sent_reports: SentReports::default(),
-            counters: RepairCounters::default(),
+            repair: Box::default(),
             bandwidth: BandwidthEstimator::new(transport_wide, first_seq),
             choice: LayerChoice::new(LayerPreference::High),
             next_choice: None,

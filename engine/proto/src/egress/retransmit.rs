@@ -15,19 +15,19 @@ impl ViewerEgress {
     /// A NACK from the viewer for our SSRC `media_ssrc`, listing `lost` sequence numbers.
     pub fn handle_nack(&mut self, now: Instant, media_ssrc: u32, lost: impl Iterator<Item = u16>) {
         let track = self.tracks.iter().position(|t| t.ssrc() == media_ssrc);
-        let rtt = self.rtt.rtt();
+        let rtt = self.repair.rtt.rtt();
         for out_seq in lost {
-            self.counters.nacks_received += 1;
+            self.repair.counters.nacks_received += 1;
             let source = track.and_then(|index| {
                 let packet = self.tracks.get(index)?.source_sequence(out_seq)?;
                 Some((index, packet))
             });
             let Some((index, packet)) = source else {
-                self.counters.retransmissions_missed += 1;
+                self.repair.counters.retransmissions_missed += 1;
                 continue;
             };
             if !self.tracks[index].limit().allows(now, out_seq, rtt) {
-                self.counters.retransmissions_suppressed += 1;
+                self.repair.counters.retransmissions_suppressed += 1;
                 continue;
             }
             let entry = Retransmit {
@@ -37,15 +37,15 @@ impl ViewerEgress {
                 source_seq: packet.seq,
                 out_seq,
             };
-            if self.retransmits.push(entry) {
-                self.counters.retransmissions_dropped += 1;
+            if self.repair.retransmits.push(entry) {
+                self.repair.counters.retransmissions_dropped += 1;
             }
         }
     }
 
     /// True when retransmissions just became ready to go: the shard must list this viewer.
     pub fn announce_retransmits(&mut self, now: Instant) -> bool {
-        self.retransmits.announce(now)
+        self.repair.retransmits.announce(now)
     }
 
     /// Writes the next retransmission the pace allows at `now` into `out`, from `cache` (the
@@ -57,14 +57,14 @@ impl ViewerEgress {
         cache: Option<&RtxCache>,
         out: &mut [u8],
     ) -> Option<usize> {
-        let rtt = self.rtt.rtt();
-        while self.retransmits.may_send(now) {
-            let entry = self.retransmits.pop()?;
+        let rtt = self.repair.rtt.rtt();
+        while self.repair.retransmits.may_send(now) {
+            let entry = self.repair.retransmits.pop()?;
             let Some(track) = self.tracks.get_mut(entry.track) else {
                 continue;
             };
             if !track.limit().allows(now, entry.out_seq, rtt) {
-                self.counters.retransmissions_suppressed += 1;
+                self.repair.counters.retransmissions_suppressed += 1;
                 continue;
             }
             let kind = track.kind();
@@ -74,7 +74,7 @@ impl ViewerEgress {
             let written =
                 packet.map(|packet| track.write_retransmission(packet, transport_seq, out));
             let Some(EgressOutcome::Written(len)) = written else {
-                self.counters.retransmissions_missed += 1;
+                self.repair.counters.retransmissions_missed += 1;
                 continue;
             };
             if track.carries_transport_seq() {
@@ -83,8 +83,8 @@ impl ViewerEgress {
                 self.bandwidth.on_sent_unnumbered(now, len);
             }
             track.limit_mut().record(now, entry.out_seq);
-            self.retransmits.spend(now);
-            self.counters.retransmissions_sent += 1;
+            self.repair.retransmits.spend(now);
+            self.repair.counters.retransmissions_sent += 1;
             return Some(len);
         }
         None
@@ -92,17 +92,17 @@ impl ViewerEgress {
 
     /// After the shard took a retransmission: true to keep this viewer on its list.
     pub fn stay_listed(&mut self, now: Instant) -> bool {
-        self.retransmits.stay_listed(now)
+        self.repair.retransmits.stay_listed(now)
     }
 
     /// When queued retransmissions may go again, while the pace holds them back.
     pub fn retransmit_deadline(&self) -> Option<Instant> {
-        self.retransmits.deadline()
+        self.repair.retransmits.deadline()
     }
 
     /// A sender report with NTP time `compact` (middle 32 bits) went out at `now`.
     pub fn sender_report_sent(&mut self, now: Instant, compact: u32) {
-        self.sent_reports.record(now, compact);
+        self.repair.sent_reports.record(now, compact);
     }
 
     /// A report block from the viewer: a round-trip sample when it is about one of our
@@ -113,20 +113,21 @@ impl ViewerEgress {
         }
         self.bandwidth.on_receiver_report(now, block.fraction_lost);
         if let Some(rtt) =
-            self.sent_reports
+            self.repair
+                .sent_reports
                 .round_trip(now, block.last_sr, block.delay_since_last_sr)
         {
-            self.rtt.sample(rtt);
+            self.repair.rtt.sample(rtt);
         }
     }
 
     /// The viewer's round trip, as its reports show it.
     pub fn rtt(&self) -> Duration {
-        self.rtt.rtt()
+        self.repair.rtt.rtt()
     }
 
     pub fn repair_counters(&self) -> RepairCounters {
-        self.counters
+        self.repair.counters
     }
 }
 

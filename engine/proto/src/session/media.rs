@@ -13,8 +13,14 @@ use crate::ingress::{KeyframeRequests, PublisherIngress};
 /// configured otherwise.
 pub const DEFAULT_KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the viewer's state is read for every packet written and stays inline"
+)]
 pub enum SessionMedia {
-    Publisher(PublisherMedia),
+    /// Boxed: a publisher's state is over twice a viewer's, and the fan-out prefetches a
+    /// viewer's `SessionMedia` whole for every packet.
+    Publisher(Box<PublisherMedia>),
     Viewer(ViewerMedia),
 }
 
@@ -46,14 +52,14 @@ impl SessionMedia {
         local_ssrc: u32,
         keyframe_interval: Duration,
     ) -> Self {
-        Self::Publisher(PublisherMedia {
+        Self::Publisher(Box::new(PublisherMedia {
             ingress: PublisherIngress::new(media, source),
             keyframes: KeyframeRequests::new(keyframe_interval),
             local_ssrc,
             fir_sequence: 0,
             keyframes_requested: 0,
             arrivals: ArrivalFeedback::negotiated(media),
-        })
+        }))
     }
 
     /// A viewer of `media` that prefers simulcast layer `preference`.
