@@ -5,38 +5,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use shardcast_control::{Codec, CodecName, MediaKind, MediaSection};
+use shardcast_control::{CodecName, MediaKind};
 
 use super::rtx_cache::tests::shared_layer;
 use super::{EgressOutcome, ViewerEgress};
 use crate::rtp::RtpPacket;
+use crate::shard::sim_peer::sections;
 
 const VIDEO_SSRC: u32 = 0xb0;
 const AUDIO_SSRC: u32 = 0xa0;
-
-fn section(mid: &str, kind: MediaKind) -> MediaSection {
-    let (name, payload_type, clock_rate, channels) = match kind {
-        MediaKind::Video => (CodecName::Vp8, 96, 90_000, None),
-        MediaKind::Audio => (CodecName::Opus, 111, 48_000, Some(2)),
-    };
-    MediaSection {
-        mid: mid.into(),
-        kind,
-        codecs: vec![Codec {
-            payload_type,
-            name,
-            clock_rate,
-            channels,
-            fmtp: String::new(),
-            rtx_payload_type: None,
-            feedback: vec![],
-        }],
-        extensions: vec![],
-        ssrcs: vec![],
-        rtx_pairs: vec![],
-        simulcast: Vec::new(),
-    }
-}
 
 /// The SSRC `kind`'s packet goes out with, or what the egress said instead.
 fn written_ssrc(
@@ -55,11 +32,8 @@ fn written_ssrc(
 
 #[test]
 fn each_kind_reaches_its_own_track_with_video_listed_first() {
-    let sections = [
-        section("0", MediaKind::Video),
-        section("1", MediaKind::Audio),
-    ];
-    let mut egress = ViewerEgress::new(&sections, &[VIDEO_SSRC, AUDIO_SSRC], 1000, 0);
+    let video_first = sections(&[("0", MediaKind::Video), ("1", MediaKind::Audio)]);
+    let mut egress = ViewerEgress::new(&video_first, &[VIDEO_SSRC, AUDIO_SSRC], 1000, 0);
     assert_eq!(
         written_ssrc(&mut egress, MediaKind::Audio, 7),
         Ok(AUDIO_SSRC)
@@ -76,7 +50,7 @@ fn each_kind_reaches_its_own_track_with_video_listed_first() {
 
 #[test]
 fn a_kind_without_a_track_is_refused() {
-    let mut egress = ViewerEgress::new(&[section("0", MediaKind::Audio)], &[AUDIO_SSRC], 1, 0);
+    let mut egress = ViewerEgress::new(&sections(&[("0", MediaKind::Audio)]), &[AUDIO_SSRC], 1, 0);
     assert_eq!(
         written_ssrc(&mut egress, MediaKind::Video, 1),
         Err(EgressOutcome::NoTrack)
@@ -91,7 +65,7 @@ fn a_kind_without_a_track_is_refused() {
 #[test]
 fn each_codec_goes_out_with_its_own_payload_type_as_the_codec_changes() {
     // Artificial but legal for the track: one section with two codecs by name.
-    let mut audio = section("0", MediaKind::Audio);
+    let [mut audio] = sections(&[("0", MediaKind::Audio)]).try_into().unwrap();
     let mut second = audio.codecs[0].clone();
     second.name = CodecName::H264;
     second.payload_type = 102;
