@@ -4,10 +4,10 @@
 //! UDP socket), the viewer `worker`s (each many viewers on its own io_uring, see `ring` and
 //! `slots`), and the signaling thread in `joins` that posts WHEP offers at the ramp rate and
 //! hands each accepted viewer to a worker. With `--link-delay`, the publisher's and the
-//! workers' datagrams pass through a `link_delay` each way. [`run`] itself (in `window`) waits out the
-//! ramp and the steady window, drawing the `progress` bar from the `live` counters, samples
-//! the server's usage (and, with a metrics URL, scrapes its timer probe), its own and the
-//! host's steal at both ends of the window, then stops everything, ends every session and
+//! workers' datagrams pass through a `link_delay` each way. [`run`] itself (in `window`) waits
+//! out the ramp and the steady window, drawing the `progress` bar from the `live` counters,
+//! samples the server's usage (and, with a metrics URL, scrapes its timer probe), its own and
+//! the host's steal at both ends of the window, then stops everything, ends every session and
 //! adds up what the viewers measured.
 
 mod clock;

@@ -59,8 +59,8 @@ pub const LAYER_CHOICE_INTERVAL: Duration = Duration::from_millis(100);
 pub struct ViewerEgress {
     tracks: Vec<EgressTrack>,
     /// Where the first audio and the first video track sit in `tracks`: a packet goes to the
-    /// track of its kind, found without reading the others (~670 bytes each, and cold when
-    /// the fan-out comes by).
+    /// track of its kind, found without reading the others (hundreds of bytes each, and cold
+    /// when the fan-out comes by).
     audio_track: Option<usize>,
     video_track: Option<usize>,
     /// Boxed: a packet written never reads it, and the fan-out prefetches this struct whole.

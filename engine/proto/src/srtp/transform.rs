@@ -5,6 +5,7 @@ use super::aes_gcm::AesGcm;
 use super::header::srtcp_index;
 use super::kdf::Protocol;
 use super::{SrtpError, SrtpMasterKey, SrtpProfile};
+use crate::prefetch::prefetch;
 
 pub(super) enum Transform {
     /// Boxed: its AES and HMAC states are over 1.7 KB, the GCM key a pointer's worth.
@@ -31,7 +32,7 @@ impl Transform {
     /// Starts loading the keys a packet reads, which live behind a pointer.
     pub(super) fn prefetch(&self) {
         match self {
-            Self::AesCm(cm) => crate::prefetch::prefetch(&**cm),
+            Self::AesCm(cm) => prefetch(&**cm),
             Self::AesGcm(gcm) => gcm.prefetch(),
         }
     }
