@@ -18,6 +18,11 @@ use shardcast_proto::shard::sim_net::{Net, poll_past_yields, vp8};
 use shardcast_proto::shard::sim_peer::SimPeer;
 use shardcast_proto::shard::{RunLimits, ShardCore};
 
+/// The engine binary's allocator: where sessions, tracks and keys land is part of what a
+/// viewer costs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const VIEWER_COUNTS: [usize; 4] = [1, 10, 100, 1000];
 
 /// Publisher packets protected ahead of each timed run (outside the timing).

@@ -13,6 +13,10 @@ use tracing_subscriber::EnvFilter;
 /// How often the main thread checks that every shard is still alive while waiting for a signal.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// See the workspace's Cargo.toml for why mimalloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
