@@ -1,13 +1,15 @@
 //! An AES-GCM key held in aws-lc's own context, reached through a pointer we keep. aws-lc-rs
 //! hides that pointer, yet the context (584 bytes: key schedule, GHASH table) is the largest
 //! per-viewer state a forwarded packet reads, and the fan-out wants to start loading it a few
-//! viewers ahead. Same library, same code path as `aws_lc_rs::aead`, one layer less.
+//! viewers ahead. Same library, same code path as `aws_lc_rs::aead`, one layer less. The
+//! context lives in our own allocation, so it comes from the engine's allocator with the rest
+//! of a viewer's state rather than from the C library's malloc.
 
-use std::ptr::{NonNull, null};
+use std::ptr::null;
 
 use aws_lc_sys::{
-    EVP_AEAD_CTX, EVP_AEAD_CTX_free, EVP_AEAD_CTX_new, EVP_AEAD_CTX_open,
-    EVP_AEAD_CTX_seal_scatter, EVP_aead_aes_128_gcm, EVP_aead_aes_256_gcm,
+    EVP_AEAD_CTX, EVP_AEAD_CTX_cleanup, EVP_AEAD_CTX_init, EVP_AEAD_CTX_open,
+    EVP_AEAD_CTX_seal_scatter, EVP_AEAD_CTX_zero, EVP_aead_aes_128_gcm, EVP_aead_aes_256_gcm,
 };
 
 use aws_lc_rs::error::Unspecified;
@@ -18,8 +20,9 @@ pub(super) const NONCE_LEN: usize = 12;
 pub(super) const TAG_LEN: usize = 16;
 
 pub(super) struct GcmKey {
-    /// Owned: allocated by `EVP_AEAD_CTX_new`, freed on drop, never shared.
-    context: NonNull<EVP_AEAD_CTX>,
+    /// Initialised where it lies and never moved: aws-lc places its state at an offset chosen
+    /// for the context's address. Cleaned up on drop.
+    context: Box<EVP_AEAD_CTX>,
 }
 
 // SAFETY: the context is owned by this value alone and aws-lc keeps no thread-local state for
@@ -38,11 +41,30 @@ impl GcmKey {
             32 => unsafe { EVP_aead_aes_256_gcm() },
             _ => return Err(Unspecified),
         };
-        // SAFETY: `key` is valid for `key.len()` bytes; aws-lc copies what it needs.
-        let context = unsafe { EVP_AEAD_CTX_new(algorithm, key.as_ptr(), key.len(), TAG_LEN) };
-        NonNull::new(context)
-            .map(|context| Self { context })
-            .ok_or(Unspecified)
+        // SAFETY: all zeroes is the state `EVP_AEAD_CTX_zero` itself leaves (a plain C struct
+        // of a pointer, bytes and integers). Zeroed on the stack, then boxed before init.
+        let mut context: Box<EVP_AEAD_CTX> = Box::new(unsafe { std::mem::zeroed() });
+        let pointer: *mut EVP_AEAD_CTX = &raw mut *context;
+        // SAFETY: `pointer` is valid and stays where it is (boxed); `key` is valid for
+        // `key.len()` bytes and aws-lc copies what it needs. A failed init leaves the context
+        // as zeroed, which cleanup accepts.
+        let initialised = unsafe {
+            EVP_AEAD_CTX_zero(pointer);
+            EVP_AEAD_CTX_init(
+                pointer,
+                algorithm,
+                key.as_ptr(),
+                key.len(),
+                TAG_LEN,
+                std::ptr::null_mut(),
+            )
+        };
+        let key = Self { context };
+        if initialised == 1 {
+            Ok(key)
+        } else {
+            Err(Unspecified)
+        }
     }
 
     /// Encrypts `payload` where it lies, authenticating `aad` with it; returns the tag.
@@ -58,7 +80,7 @@ impl GcmKey {
         // passed beside it; aws-lc allows the output to be the input exactly (in place).
         let sealed = unsafe {
             EVP_AEAD_CTX_seal_scatter(
-                self.context.as_ptr(),
+                &raw const *self.context,
                 payload.as_mut_ptr(),
                 tag.as_mut_ptr(),
                 &mut tag_len,
@@ -92,7 +114,7 @@ impl GcmKey {
         // SAFETY: as for sealing; the plaintext is shorter than `sealed`, which bounds it.
         let opened = unsafe {
             EVP_AEAD_CTX_open(
-                self.context.as_ptr(),
+                &raw const *self.context,
                 sealed.as_mut_ptr(),
                 &mut plain_len,
                 sealed.len(),
@@ -113,16 +135,15 @@ impl GcmKey {
 
     /// Starts loading the context, which sealing reads whole.
     pub(super) fn prefetch(&self) {
-        // SAFETY: the pointer is valid and initialised for as long as `self` lives; the
-        // reference is only used for its address and size.
-        prefetch(unsafe { self.context.as_ref() });
+        prefetch(&*self.context);
     }
 }
 
 impl Drop for GcmKey {
     fn drop(&mut self) {
-        // SAFETY: allocated by `EVP_AEAD_CTX_new` and freed exactly once, here.
-        unsafe { EVP_AEAD_CTX_free(self.context.as_ptr()) };
+        // SAFETY: zeroed or initialised by `new`, and cleaned up exactly once, here; the box
+        // then frees the memory.
+        unsafe { EVP_AEAD_CTX_cleanup(&raw mut *self.context) };
     }
 }
 
