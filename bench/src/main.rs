@@ -40,6 +40,10 @@ enum Command {
     Baseline(cli::BaselineArgs),
 }
 
+/// See the workspace's Cargo.toml for why mimalloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => cli::run(&args),
