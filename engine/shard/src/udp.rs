@@ -53,6 +53,17 @@ impl UdpSocket {
         } else {
             set_option(&fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
         }
+        // IPv4 datagrams (v4-mapped ones too) are never fragmented here, whatever path MTU the
+        // kernel has cached (as QUIC stacks do): ours are sized under any real MTU. The
+        // default also sets Don't Fragment but keeps fragmenting allowed, so the kernel draws
+        // every datagram an IP ID from its shared table (an atomic and a hash, ~1% of a
+        // shard's samples); under PROBE an unconnected socket's datagrams carry ID 0.
+        set_option(
+            &fd,
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_PROBE,
+        )?;
         size_buffers(&fd);
         let (storage, length) = sockaddr_from(address);
         // SAFETY: `storage` holds a sockaddr of `length` bytes for this socket's family.
@@ -278,6 +289,15 @@ mod tests {
     fn rejects_a_truncated_sockaddr() {
         let (storage, _) = sockaddr_from("[2001:db8::5]:1".parse().unwrap());
         assert_eq!(socket_addr_from(&storage, 8), None);
+    }
+
+    #[test]
+    fn ipv4_datagrams_leave_with_dont_fragment_whatever_the_family() {
+        for address in [Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), None] {
+            let socket = UdpSocket::bind(address, 0).unwrap();
+            let mode = get_option(&socket.fd, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER).unwrap();
+            assert_eq!(mode, libc::IP_PMTUDISC_PROBE, "{}", socket.local_addr());
+        }
     }
 
     #[test]
