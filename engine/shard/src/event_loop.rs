@@ -162,7 +162,11 @@ impl ArmedShard {
             // The batches above take time: timers fire, and their lateness is measured, by
             // the clock as it is now rather than as it was when the turn began.
             let now = Instant::now();
-            self.check_gaps.check(now, thread_clock::cpu_time());
+            let cpu_time = self
+                .check_gaps
+                .wants_cpu_time(now)
+                .then(thread_clock::cpu_time);
+            self.check_gaps.check(now, cpu_time);
             if self.shard.core.poll_timeout().is_some_and(|due| due <= now) {
                 self.shard.core.handle_timeout(now);
             }
