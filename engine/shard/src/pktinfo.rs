@@ -10,6 +10,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 pub const CONTROL_BYTES: usize =
     control_space(size_of::<libc::in6_pktinfo>()) + control_space(size_of::<libc::in_pktinfo>());
 
+/// What CMSG_ALIGN rounds control messages up to.
+const CONTROL_ALIGN: usize = size_of::<libc::size_t>();
+
 /// CMSG_SPACE: the bytes one control message with a `payload`-byte body takes, padding included.
 pub const fn control_space(payload: usize) -> usize {
     // SAFETY: CMSG_SPACE is arithmetic on its argument; it touches no memory.
@@ -152,7 +155,7 @@ impl ControlBuffer {
     ) {
         let start: *mut Self = self;
         let offset = if header.msg_control == start.cast() {
-            header.msg_controllen
+            header.msg_controllen.next_multiple_of(CONTROL_ALIGN)
         } else {
             0
         };
@@ -163,7 +166,15 @@ impl ControlBuffer {
         room.fill(0);
         let message = room.as_mut_ptr().cast::<libc::cmsghdr>();
         header.msg_control = start.cast();
-        header.msg_controllen = offset + space;
+        // A lone message goes without its tail padding: sendmsg copies up to 36 bytes of
+        // control onto the kernel's stack and allocates for more, and IPV6_PKTINFO is 36
+        // bytes before padding, 40 after. A message after another keeps the padding of both,
+        // which CMSG_NXTHDR checks for.
+        header.msg_controllen = if offset == 0 {
+            control_len(size_of::<T>())
+        } else {
+            offset + space
+        };
         // SAFETY: `message` starts `offset` bytes into this buffer, which is aligned for
         // cmsghdr, and `offset` is a sum of CMSG_SPACE values, which keep that alignment;
         // `room` holds the header and, after it, a `T`-sized body (CMSG_SPACE of it), which
@@ -264,6 +275,22 @@ mod tests {
         control.attach_source(&mut header, None);
         assert!(header.msg_control.is_null());
         assert_eq!(header.msg_controllen, 0);
+    }
+
+    #[test]
+    fn a_lone_source_fits_the_control_bytes_sendmsg_keeps_on_its_stack() {
+        // The kernel's sendmsg copies up to a cmsghdr and 20 bytes without allocating.
+        let on_stack = size_of::<libc::cmsghdr>() + 20;
+        let ip = Ipv4Addr::new(127, 0, 0, 2);
+        for source in [
+            SourceAddress::V4(ip),
+            SourceAddress::V6(ip.to_ipv6_mapped()),
+        ] {
+            let (mut control, mut header) = empty();
+            control.attach_source(&mut header, Some(source));
+            assert!(header.msg_controllen <= on_stack, "{source:?}");
+            only_control_message(&header);
+        }
     }
 
     #[test]
