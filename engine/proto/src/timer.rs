@@ -8,15 +8,18 @@
 //! How late timers fire is measured here too: [`TimerLateness`] is the histogram, and
 //! [`TimerProbe`] a steady periodic timer whose lateness shows how long the shard's loop goes
 //! without looking at the clock; [`TimerCheckGaps`] splits the time between two checks into
-//! the shard's own work and time it was kept off its CPU.
+//! the shard's own work and time it was kept off its CPU. [`TickGrid`] gathers timers that can
+//! wait a little onto shared instants.
 
 mod check_gaps;
 mod lateness;
 mod probe;
+mod tick;
 
 pub use check_gaps::TimerCheckGaps;
 pub use lateness::TimerLateness;
 pub use probe::TimerProbe;
+pub use tick::TickGrid;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

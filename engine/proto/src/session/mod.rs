@@ -33,9 +33,11 @@ use crate::media::MediaPacket;
 use crate::router::SenderClock;
 use crate::shard::Transmit;
 use crate::srtp::SrtpSession;
+use crate::timer::TickGrid;
 
 /// How often we send RTCP reports (RFC 3550 allows 5 s; browsers report every ~1 s and
-/// use ours for RTT and loss estimates).
+/// use ours for RTT and loss estimates). Each one falls due on the shard's next tick after
+/// the interval, up to a tick late, so the shard's sessions report together.
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Peer addresses whose local counterpart we remember (one per candidate pair tried).
@@ -95,6 +97,7 @@ pub struct Session {
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
     next_report: Option<Instant>,
+    report_ticks: TickGrid,
     closed: bool,
     drops: SessionDrops,
     wall_clock: WallClock,
@@ -124,6 +127,8 @@ pub struct SessionSetup<'a> {
     pub wall_clock: WallClock,
     /// The shortest time between two keyframe requests to a publisher.
     pub keyframe_interval: Duration,
+    /// The shard's grid that RTCP reports fall due on.
+    pub report_ticks: TickGrid,
 }
 
 impl Session {
@@ -166,6 +171,7 @@ impl Session {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_report: None,
+            report_ticks: setup.report_ticks,
             closed: false,
             drops: SessionDrops::default(),
             wall_clock: setup.wall_clock,
@@ -267,7 +273,7 @@ impl Session {
         let result = self.dtls.handle_timeout(now);
         self.after_dtls(now, result);
         if self.next_report.is_some_and(|at| at <= now) {
-            self.next_report = Some(now + REPORT_INTERVAL);
+            self.next_report = Some(self.report_ticks.at_or_after(now + REPORT_INTERVAL));
             self.send_reports(now);
         }
         self.media_timeout(now);
@@ -387,7 +393,8 @@ impl Session {
                         info!(session = %self.id, stream = %self.stream, "connected");
                         self.srtp = Some(srtp);
                         self.events.push_back(SessionEvent::Connected);
-                        self.next_report = Some(now + REPORT_INTERVAL);
+                        self.next_report =
+                            Some(self.report_ticks.at_or_after(now + REPORT_INTERVAL));
                     }
                     Err(error) => self.close(CloseReason::DtlsFailed(error.to_string())),
                 },

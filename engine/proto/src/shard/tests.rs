@@ -226,3 +226,47 @@ fn stats_report_sessions_counters_and_how_late_the_timers_fired() {
         (stalled - session_due).as_micros()
     );
 }
+
+#[test]
+fn viewers_report_on_the_probe_slots_whenever_they_joined() {
+    let mut net = Net::new(1);
+    // Steps prime to the probe's 20 ms: joins, and deadlines a second after them, land
+    // anywhere between two slots.
+    net.step_size = Duration::from_millis(3);
+    let start = net.now;
+    let (publisher, _) = net.join(Role::Publish, "ticks", "pub");
+    let mut viewers = Vec::new();
+    for n in 0..3 {
+        viewers.push(net.join(Role::Play, "ticks", &format!("viewer-{n}")).0);
+        (0..3).for_each(|_| net.step());
+    }
+    net.run_until(Duration::from_secs(5), |net| {
+        net.peers.iter().all(SimPeer::is_connected)
+    });
+
+    let mut seen: Vec<usize> = viewers
+        .iter()
+        .map(|&v| net.peers[v].rtcp_received)
+        .collect();
+    let mut reports = Vec::new();
+    for seq in 0..800 {
+        net.publish_frame(publisher, 0, seq, seq == 0);
+        for (count, &viewer) in seen.iter_mut().zip(&viewers) {
+            let received = net.peers[viewer].rtcp_received;
+            if received > *count {
+                reports.push((viewer, net.now));
+                *count = received;
+            }
+        }
+    }
+    // 2.4 s of media: each viewer reports twice at least.
+    assert!(reports.len() >= 2 * viewers.len(), "{reports:?}");
+    let period = super::TimerProbe::DEFAULT_PERIOD.as_nanos();
+    for (viewer, at) in reports {
+        let past_slot = (at - start).as_nanos() % period;
+        assert!(
+            past_slot < net.step_size.as_nanos(),
+            "viewer {viewer} reported {past_slot} ns after a slot"
+        );
+    }
+}
