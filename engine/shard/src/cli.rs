@@ -36,7 +36,7 @@ pub struct EngineArgs {
     /// UDP port of shard 0; shard i uses port-base + i (0: let the kernel pick)
     #[arg(long, default_value_t = 50000)]
     pub port_base: u16,
-    /// Bind this one address [default: all addresses, both families]
+    /// Bind this one address; sends then need not name their source [default: all addresses, both families]
     #[arg(long)]
     pub bind: Option<IpAddr>,
     /// Address to advertise in ICE candidates (repeatable, IPv4 and IPv6) [default: interfaces]

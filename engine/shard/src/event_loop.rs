@@ -360,6 +360,9 @@ impl ArmedShard {
             // From the wrong address the peer would discard it, so a source that cannot be
             // used for this destination drops the datagram rather than letting the kernel pick.
             let source = match meta.source {
+                // A socket bound to one address sends from it: a control message naming it
+                // would only cost the kernel a copy and a parse per send.
+                Some(_) if !shard.socket.is_wildcard() => None,
                 Some(ip) => match SourceAddress::for_destination(destination, ip) {
                     Some(source) => Some(source),
                     None => {

@@ -84,6 +84,13 @@ impl UdpSocket {
         self.local.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
     }
 
+    /// True when the socket is bound to no particular address (`[::]` or `0.0.0.0`): a send
+    /// must then name the address its peer knows us by, or the kernel picks one by route.
+    /// Bound to one address, the socket always sends from it.
+    pub fn is_wildcard(&self) -> bool {
+        self.local.ip().is_unspecified()
+    }
+
     /// The form of `peer` this socket can send to, or `None` when the families cannot meet
     /// (an IPv6 peer on an IPv4 socket).
     pub fn destination_for(&self, peer: SocketAddr) -> Option<SocketAddr> {
@@ -298,6 +305,19 @@ mod tests {
             let mode = get_option(&socket.fd, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER).unwrap();
             assert_eq!(mode, libc::IP_PMTUDISC_PROBE, "{}", socket.local_addr());
         }
+    }
+
+    #[test]
+    fn only_a_socket_bound_to_one_address_sends_from_it_unasked() {
+        let wildcards = [None, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED))];
+        for address in wildcards {
+            assert!(
+                UdpSocket::bind(address, 0).unwrap().is_wildcard(),
+                "{address:?}"
+            );
+        }
+        let bound = UdpSocket::bind(Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), 0).unwrap();
+        assert!(!bound.is_wildcard());
     }
 
     #[test]
