@@ -73,7 +73,7 @@ use crate::ice::local_ufrag;
 use crate::repair::RepairCounters;
 use crate::router::{SessionKey, ShardMessage, StreamTable};
 use crate::session::Session;
-use crate::timer::{DeadlineTable, TickGrid, TimerLateness, TimerProbe};
+use crate::timer::{DeadlineTable, TimerLateness, TimerProbe};
 use fanout_queue::FanoutQueue;
 use fanout_write::Leftover;
 use packet_pool::PacketPool;
@@ -192,8 +192,6 @@ pub struct ShardCore {
     timers: DeadlineTable<SessionKey>,
     session_timer_lateness: TimerLateness,
     probe: TimerProbe,
-    /// The probe's slots, which sessions' RTCP reports fall due on.
-    report_ticks: TickGrid,
     next_key: u64,
     next_source: u64,
     /// Control-plane datagrams (STUN, DTLS, RTCP): few, sent before media.
@@ -217,7 +215,6 @@ impl ShardCore {
     pub fn new(config: ShardConfig, now: Instant) -> Self {
         let rng = StdRng::seed_from_u64(config.seed);
         let probe = TimerProbe::new(config.probe_period, now);
-        let report_ticks = TickGrid::new(now, config.probe_period);
         Self {
             config,
             rng,
@@ -229,7 +226,6 @@ impl ShardCore {
             timers: DeadlineTable::default(),
             session_timer_lateness: TimerLateness::default(),
             probe,
-            report_ticks,
             next_key: 0,
             next_source: 0,
             transmits: VecDeque::new(),

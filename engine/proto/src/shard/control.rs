@@ -96,7 +96,7 @@ impl ShardCore {
             cname: cname.clone(),
             wall_clock: self.config.wall_clock,
             keyframe_interval: self.config.keyframe_interval,
-            report_ticks: self.report_ticks,
+            report_ticks: self.probe.slots(),
         };
         let session = match Session::new(&request, setup, now) {
             Ok(session) => session,

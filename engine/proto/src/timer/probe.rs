@@ -13,11 +13,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::TimerLateness;
+use super::{TickGrid, TimerLateness};
 
 #[derive(Debug, Clone)]
 pub struct TimerProbe {
-    period: Duration,
+    slots: TickGrid,
     deadline: Instant,
     lateness: TimerLateness,
     skipped: u64,
@@ -27,14 +27,14 @@ impl TimerProbe {
     /// A 20 ms media frame: the period the probe's lateness is judged against.
     pub const DEFAULT_PERIOD: Duration = Duration::from_millis(20);
     /// Shorter periods are raised to this, so a zero period cannot spin the shard.
-    pub const MIN_PERIOD: Duration = Duration::from_millis(1);
+    pub const MIN_PERIOD: Duration = TickGrid::MIN_PERIOD;
 
     /// A probe whose first deadline is one period after `now`.
     pub fn new(period: Duration, now: Instant) -> Self {
-        let period = period.max(Self::MIN_PERIOD);
+        let slots = TickGrid::new(now, period);
         Self {
-            period,
-            deadline: now + period,
+            slots,
+            deadline: now + slots.period(),
             lateness: TimerLateness::default(),
             skipped: 0,
         }
@@ -52,20 +52,21 @@ impl TimerProbe {
             return;
         };
         self.lateness.record(late);
-        let period = self.period.as_nanos();
         // Slots at deadline + k * period for k in 1..=missed are already at or before `now`.
-        let missed = late.as_nanos() / period;
+        let missed = late.as_nanos() / self.slots.period().as_nanos();
         self.skipped = self
             .skipped
             .saturating_add(u64::try_from(missed).unwrap_or(u64::MAX));
-        let into_period = late.as_nanos() % period;
-        // Both are below one period, which fits in a Duration's nanoseconds.
-        let to_next = u64::try_from(period - into_period).unwrap_or(u64::MAX);
-        self.deadline = now + Duration::from_nanos(to_next);
+        self.deadline = self.slots.after(now);
     }
 
     pub fn period(&self) -> Duration {
-        self.period
+        self.slots.period()
+    }
+
+    /// The probe's slots, for timers that may wait to fire in the probe's wakes.
+    pub fn slots(&self) -> TickGrid {
+        self.slots
     }
 
     pub fn lateness(&self) -> &TimerLateness {

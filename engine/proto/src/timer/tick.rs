@@ -1,8 +1,8 @@
 //! A shard-wide grid of instants for timers that can fire a little late: put on the grid,
 //! the timers of many sessions fall due together and one wake of the shard serves them all,
 //! where each on its own instant would wake it once (going to sleep and waking costs a
-//! shard about as much CPU as sending a few packets). The shard's probe keeps the same
-//! slots, so timers on the grid ride its wakes too.
+//! shard about as much CPU as sending a few packets). The shard's probe fires on such a
+//! grid, so timers put on its slots ride its wakes too.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,15 @@ impl TickGrid {
             start,
             period: period.max(Self::MIN_PERIOD),
         }
+    }
+
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The first slot strictly after `at`.
+    pub fn after(&self, at: Instant) -> Instant {
+        self.at_or_after(at + Duration::from_nanos(1))
     }
 
     /// The first slot at or after `at`; the grid's start for anything before it.
